@@ -1,0 +1,121 @@
+"""Command line: ``python -m vgan_lesson <command>``.
+
+* ``lessons`` — execute every lesson notebook in order with papermill into ``build/`` (+ HTML).
+* ``notebooks`` — check the notebook output policy, record checked outputs, make student versions.
+* ``train`` — train a model on a procedural dataset, e.g.
+  ``python -m vgan_lesson train --model encgan3 --dataset shapes --scale lesson --steps 300 --out runs/encgan3``
+  (``--resume`` continues the run in ``--out``; ``--set key=value`` overrides a model config field).
+* ``info`` — versions and the device that would be used.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _parse_param(text: str):
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (VALUE as JSON, e.g. SIZE=32), got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+TRAIN_MODELS = ("encgan3", "g3an")
+TRAIN_DATASETS = ("shapes", "faces")
+
+
+def build_model(name: str, scale: str = "lesson", **overrides):
+    """The model ``name`` at ``scale`` (``"lesson"`` or ``"paper"``) with config ``overrides``.
+
+    ``"g3an"`` is EncGAN3's generator trained from noise alone (``use_encoder=False``).
+    """
+    from .checks import check_choice
+    from .models.encgan3 import EncGAN3, EncGAN3Config
+
+    check_choice("model", name, TRAIN_MODELS)
+    if name == "g3an":
+        if overrides.get("use_encoder", False):
+            raise ValueError("model 'g3an' has no encoder: drop use_encoder=true or use --model encgan3")
+        overrides = {**overrides, "use_encoder": False}
+    return EncGAN3(EncGAN3Config.for_scale(scale, **overrides))
+
+
+def run_training(args: argparse.Namespace):
+    """The ``train`` command: dataset + model + :func:`vgan_lesson.training.train`; returns the History."""
+    from .checks import check_choice
+    from .data import make_dataset
+    from .training import TrainConfig, train
+
+    check_choice("dataset", args.dataset, TRAIN_DATASETS)
+    model = build_model(args.model, args.scale, **dict(args.overrides))
+    c = model.config
+    data = make_dataset(args.dataset, split="train", size=c.size, frames=c.frames)
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, device=args.device,
+                         amp=args.amp, out_dir=args.out, sample_every=args.sample_every,
+                         checkpoint_every=args.checkpoint_every)
+    print(f"{model.extra_repr()}; {data.describe()}")
+    history = train(model, data, config, resume=args.resume, callbacks=[])
+    print(f"done: step {history.steps[-1] if history.steps else 0}, checkpoint {history.last_checkpoint}")
+    return history
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vgan_lesson", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    lessons = sub.add_parser("lessons", help="execute the lesson notebooks in order (papermill)")
+    lessons.add_argument("--out", default="build", help="folder for the executed notebooks and HTML")
+    lessons.add_argument("--only", nargs="*", help="lesson numbers or names, e.g. 00 03")
+    lessons.add_argument("-p", "--param", action="append", type=_parse_param, default=[],
+                         help="papermill parameter NAME=VALUE for every lesson, e.g. -p SCALE='\"paper\"'")
+    lessons.add_argument("--no-html", action="store_true")
+    sub.add_parser("notebooks", help="notebook policy, checked outputs, student versions "
+                                     "(see python -m vgan_lesson notebooks --help)", add_help=False)
+    sub.add_parser("info", help="versions and device")
+    tr = sub.add_parser("train", help="train a model on a procedural dataset (checkpoints, metrics, samples)")
+    tr.add_argument("--model", default="encgan3", help=f"one of {', '.join(TRAIN_MODELS)}")
+    tr.add_argument("--dataset", default="shapes", help=f"one of {', '.join(TRAIN_DATASETS)}")
+    tr.add_argument("--scale", default="lesson", help="lesson (32 px, narrow, CPU) or paper (64 px, G3AN widths)")
+    tr.add_argument("--steps", type=int, default=1000)
+    tr.add_argument("--batch-size", type=int, default=16)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--out", required=True, help="run folder: metrics, samples, checkpoints")
+    tr.add_argument("--amp", choices=["bf16"], default=None, help="bfloat16 autocast")
+    tr.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: the best available)")
+    tr.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    tr.add_argument("--set", dest="overrides", action="append", type=_parse_param, default=[], metavar="KEY=VALUE",
+                    help="model config override, VALUE as JSON, e.g. --set attention=false --set size=128")
+    tr.add_argument("--sample-every", type=int, default=200)
+    tr.add_argument("--checkpoint-every", type=int, default=500)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["notebooks"]:
+        from .notebooks import main as nb_main
+
+        return nb_main(argv[1:])
+    args = parser.parse_args(argv)
+
+    if args.command == "lessons":
+        from .notebooks import run_lessons
+
+        run_lessons(args.out, args.only, dict(args.param), html=not args.no_html)
+    elif args.command == "train":
+        try:
+            run_training(args)
+        except ValueError as err:  # bad names or values: one clear line, no traceback
+            parser.error(str(err))
+    elif args.command == "info":
+        import torch
+
+        from . import __version__, get_device
+
+        print(f"vgan_lesson {__version__}, torch {torch.__version__}, device {get_device()}, "
+              f"threads {torch.get_num_threads()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
