@@ -1,0 +1,112 @@
+"""The metrics against closed forms, and cases built to make each one fail."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vgan_lesson.data import difference_maps, make_dataset
+from vgan_lesson.metrics import (acd, acd_i, cas, extract, frechet_distance, frechet_gaussians, inception_score, mse,
+                                 psnr, ssim)
+
+
+def test_frechet_closed_form_1d_and_diagonal():
+    # 1-d: (m1 - m2)^2 + s1 + s2 - 2 sqrt(s1 s2)
+    assert frechet_gaussians(np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[1.0]])) \
+        == pytest.approx(4 + 4 + 1 - 2 * 2)
+    s1, s2 = np.diag([1.0, 9.0]), np.diag([4.0, 1.0])
+    expected = 1.0 + (1 + 4 - 4) + (9 + 1 - 6)
+    assert frechet_gaussians(np.zeros(2), s1, np.array([1.0, 0.0]), s2) == pytest.approx(expected)
+
+
+def test_frechet_of_samples_matches_the_gaussians_it_came_from():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(20000, 3, generator=g, dtype=torch.float64)
+    b = torch.randn(20000, 3, generator=g, dtype=torch.float64) * 2 + torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    # closed form: |(1,0,0)|^2 + 3 * (1 + 4 - 2*2) = 1 + 3
+    assert frechet_distance(a, b) == pytest.approx(4.0, rel=0.05)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+
+
+def _motion_features(videos: torch.Tensor) -> torch.Tensor:
+    """A transparent stand-in extractor: pooled appearance plus pooled motion energy per clip."""
+    appearance = F.adaptive_avg_pool3d(videos, (1, 4, 4)).flatten(1)
+    motion = F.adaptive_avg_pool3d(difference_maps(videos).abs(), (1, 4, 4)).flatten(1)
+    return torch.cat([appearance, 4 * motion], 1)
+
+
+def test_frechet_separates_real_from_noise_and_frozen_videos():
+    real_a = make_dataset("shapes", "train", size=16, frames=8, num_clips=400, seed=0).render(range(400))
+    real_b = make_dataset("shapes", "test", size=16, frames=8, num_clips=400, seed=0).render(range(400))
+    noise = torch.rand(real_b.shape, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    frozen = real_b[:, :, :1].expand_as(real_b).contiguous()      # first frame held: no motion
+    fa, fb, fn, ff = (extract(_motion_features, v) for v in (real_a, real_b, noise, frozen))
+    same = frechet_distance(fa, fb)
+    assert frechet_distance(fa, fn) > 20 * same
+    assert frechet_distance(fa, ff) > 3 * same
+
+
+def test_frechet_bad_input():
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        frechet_distance(torch.zeros(1, 3), torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="dimensions differ"):
+        frechet_distance(torch.randn(5, 3), torch.randn(5, 4))
+    with pytest.raises(ValueError, match="NaN"):
+        frechet_distance(torch.full((5, 3), math.nan), torch.randn(5, 3))
+    with pytest.warns(UserWarning, match="singular"):
+        frechet_distance(torch.randn(4, 8), torch.randn(4, 8))
+
+
+def test_inception_score_extremes_and_components():
+    one_class = torch.zeros(100, 6)
+    one_class[:, 2] = 1
+    r = inception_score(one_class)
+    assert r["is"] == pytest.approx(1.0) and r["h_y"] == pytest.approx(0.0, abs=1e-6)
+    confident_diverse = torch.eye(6).repeat(50, 1)
+    r = inception_score(confident_diverse, splits=2)
+    assert r["is"] == pytest.approx(6.0, rel=1e-4) and r["h_y"] == pytest.approx(math.log(6), rel=1e-4)
+    assert r["h_y_given_x"] == pytest.approx(0.0, abs=1e-6)
+    unsure = torch.full((60, 6), 1 / 6)
+    assert inception_score(unsure)["is"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="probabilities"):
+        inception_score(torch.randn(10, 6))
+
+
+def test_pixel_metrics():
+    x = make_dataset("shapes", size=32, frames=4, num_clips=4).render(range(4))
+    assert ssim(x, x) == pytest.approx(1.0, abs=1e-5)
+    assert psnr(x, x) == pytest.approx(100.0)
+    assert mse(x, x) == 0.0
+    y = x.clone()
+    y[:, :, :, :16] = -1.0                                       # half of every frame blacked out
+    assert ssim(x, y) < 0.95 and psnr(x, y) < psnr(x, (x + 0.01).clamp(-1, 1))
+    # per-frame PSNR, not pooled: one perfect frame and one bad frame average their dB values
+    a = torch.zeros(1, 1, 2, 4, 4)
+    b = a.clone()
+    b[:, :, 1] = 0.2                                              # [0, 1] error 0.1 -> MSE 0.01 -> 20 dB
+    assert psnr(a, b, max_db=100) == pytest.approx((100 + 20) / 2)
+    assert mse(a, b) == pytest.approx(0.005)
+    with pytest.raises(ValueError, match="same shape"):
+        ssim(x, x[:, :, :2])
+    with pytest.raises(ValueError, match=r"values in \[-1.0, 1.0\]"):
+        psnr(x * 3, x)
+
+
+def test_acd_static_is_zero_and_moving_is_not():
+    static = torch.randn(3, 1, 5).expand(3, 8, 5)
+    assert acd(static) == 0.0
+    steps = torch.arange(8.0).view(1, 8, 1) * torch.tensor([3.0, 4.0])   # moves 5 per frame
+    assert acd(steps) == pytest.approx(5.0)
+    assert acd_i(steps, torch.zeros(1, 2)) == pytest.approx(5.0 * 3.5)
+    with pytest.raises(ValueError, match="do not match"):
+        acd_i(steps, torch.zeros(2, 2))
+
+
+def test_cas_right_and_wrong_classes():
+    logits = torch.eye(6).repeat(5, 1) * 5
+    labels = torch.arange(6).repeat(5)
+    assert cas(logits, labels) == 1.0
+    assert cas(logits, (labels + 1) % 6) == 0.0
+    with pytest.raises(ValueError, match=r"lie in \[0, 6\)"):
+        cas(logits, labels + 6)

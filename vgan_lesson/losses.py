@@ -1,0 +1,109 @@
+"""Losses shared by every model: VAE terms, the adversarial terms, and EncGAN3's Eq. 1-4.
+
+Sign conventions. EncGAN3 writes its losses as the papers often do, mixing quantities to maximise
+and to minimise: Eq. 1 *subtracts* the KL divergences from a reconstruction error, and Eq. 2-4
+are sums of ``log D(.)`` terms. Implemented literally, Eq. 1 would reward encoders for moving
+*away* from the prior. Here every function returns a quantity to **minimise**:
+
+* reconstruction + KL (the negative evidence lower bound) for Eq. 1;
+* the adversarial terms as binary cross-entropy on logits (the numerically stable
+  ``log sigmoid`` form): a discriminator minimises ``-log D(real) - log(1 - D(fake))`` (Eq. 3, 4),
+  a generator the *non-saturating* ``-log D(fake)`` (Eq. 2's ``log D(G(z))`` terms), as in the
+  public G3AN and MoCoGAN code (REFERENCE_FACTS.md).
+
+The reconstruction norm ``||x - x_hat||`` of Eq. 1-2 is not specified in the paper; we use the
+mean absolute error (L1) per pixel, averaged over the batch, which keeps its scale independent of
+the clip size. Each function documents its reduction.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .checks import check_tensor
+
+Tensor = torch.Tensor
+
+
+def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """The reparameterisation trick: ``z = mu + exp(logvar / 2) * eps``, ``eps ~ N(0, I)``.
+
+    Gradients flow to ``mu`` and ``logvar``; ``generator`` makes ``eps`` reproducible.
+    """
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def kl_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
+    """``D_KL(N(mu, exp(logvar)) || N(0, I))``, summed over latent dimensions, averaged over the batch.
+
+    Per dimension: ``0.5 * (mu^2 + exp(logvar) - logvar - 1)`` (Kingma & Welling, App. B).
+    """
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+    per_dim = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
+    return per_dim.flatten(1).sum(1).mean()
+
+
+def _check_pair(x: Tensor, x_hat: Tensor) -> None:
+    check_tensor("x", x, (4, 5), "(N, C, H, W) or (N, C, T, H, W)")
+    check_tensor("x_hat", x_hat, (4, 5), "(N, C, H, W) or (N, C, T, H, W)")
+    if x.shape != x_hat.shape:
+        raise ValueError(f"x and x_hat must have the same shape, got {tuple(x.shape)} and {tuple(x_hat.shape)}")
+
+
+def l1_reconstruction(x: Tensor, x_hat: Tensor) -> Tensor:
+    """Mean absolute error per pixel between a clip (or frames) and its reconstruction."""
+    _check_pair(x, x_hat)
+    return (x - x_hat).abs().mean()
+
+
+def video_reconstruction(x: Tensor, x_hat: Tensor) -> Tensor:
+    """The reconstruction terms of EncGAN3 Eq. 1 and Eq. 2 for videos ``(N, C, T, H, W)``:
+
+    ``||x_0 - x_hat_0|| + sum_j ||x_j - x_hat_j||`` — the content frame once on its own (the content
+    stream's target) plus every frame of the clip rebuilt from the content frame and the difference
+    maps. With the L1 mean per pixel this is ``mean|x_0 - x_hat_0| + mean|x - x_hat|``.
+    """
+    check_tensor("x", x, 5, "(N, C, T, H, W)")
+    _check_pair(x, x_hat)
+    return (x[:, :, 0] - x_hat[:, :, 0]).abs().mean() + (x - x_hat).abs().mean()
+
+
+def encoder_loss(x: Tensor, x_hat: Tensor, mu_x: Tensor, logvar_x: Tensor, mu_v: Tensor, logvar_v: Tensor,
+                 kl_weight: float = 1.0) -> Tensor:
+    """EncGAN3 Eq. 1, as a loss to minimise: video reconstruction + KL of the content code ``z_x``
+    + KL of the motion code ``z_v`` (both priors ``N(0, I)``; the two encoders are trained together).
+
+    ``kl_weight`` scales both KL terms (1 in the paper).
+    """
+    return video_reconstruction(x, x_hat) + kl_weight * (kl_standard_normal(mu_x, logvar_x)
+                                                         + kl_standard_normal(mu_v, logvar_v))
+
+
+def d_loss(real_logits: Tensor, *fake_logits: Tensor) -> Tensor:
+    """A discriminator's loss: ``BCE(D(real), 1) + sum_k BCE(D(fake_k), 0)``.
+
+    EncGAN3 Eq. 3 (image discriminator: a real frame, a frame of the reconstruction, a frame of a
+    prior sample) and Eq. 4 (video discriminator: the real clip, a prior sample, the reconstruction),
+    with ``log D`` turned into a minimised cross-entropy. Each term is a mean over the batch.
+    """
+    loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+    for fake in fake_logits:
+        loss = loss + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+    return loss
+
+
+def g_adv_loss(*fake_logits: Tensor) -> Tensor:
+    """A generator's adversarial loss, non-saturating: ``sum_k BCE(D(fake_k), 1) = -sum_k log D(fake_k)``."""
+    if not fake_logits:
+        raise ValueError("g_adv_loss needs at least one tensor of discriminator logits")
+    return sum(F.binary_cross_entropy_with_logits(f, torch.ones_like(f)) for f in fake_logits)
+
+
+def generator_loss(fake_logits: list[Tensor], x: Tensor, x_hat: Tensor, rec_weight: float = 1.0) -> Tensor:
+    """EncGAN3 Eq. 2: the adversarial terms on frames and clips from encoded codes and from prior
+    noise, plus the reconstruction terms of Eq. 1 (weighted by ``rec_weight``; 1 in the paper)."""
+    return g_adv_loss(*fake_logits) + rec_weight * video_reconstruction(x, x_hat)

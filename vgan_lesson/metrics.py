@@ -1,0 +1,206 @@
+"""The papers' metrics, on tensors in the package's video convention, with any feature extractor.
+
+Every function takes videos ``(N, C, T, H, W)`` in [-1, 1], or features / class probabilities
+computed from them, and says in its docstring what it reduces over. Feature extractors are plain
+callables (``videos -> (N, D)`` or ``frames -> (N, D)``): the package's own evaluator networks, or
+a user's local Inception / I3D weights for real data.
+
+The traps (REFERENCE_FACTS.md, "Metrics: the traps") are handled here once:
+
+* Fréchet distance is computed in float64 with scipy's matrix square root, retried with a small
+  diagonal offset when the product of covariances is near singular (as pytorch-fid does); it needs
+  at least two samples, and it warns when there are fewer samples than feature dimensions.
+* PSNR, MSE and SSIM are per frame, then averaged — never pooled over a batch (pooling one MSE over
+  the batch, as public ImaGINator code does, weights easy frames and hard ones differently).
+  SSIM is Wang et al.'s: Gaussian window of sigma 1.5 (11 taps), K1 = 0.01, K2 = 0.03, computed by
+  torchmetrics on [0, 1] images (data range 1).
+* The Inception Score comes with its two components: ``H(y)`` (diversity of classes over the set)
+  and ``E[H(y|x)]`` (confidence per sample); ``IS = exp(E_x KL(p(y|x) || p(y))) = exp(H(y) - E[H(y|x)])``
+  when computed on one split.
+* ACD is the mean L2 distance between the features of **consecutive** frames (FEV-GAN, VICE-GAN);
+  ACD-I the mean distance of each frame's features to the input image's.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Callable
+
+import numpy as np
+import torch
+from scipy import linalg
+
+from .checks import check_tensor, check_video
+
+Tensor = torch.Tensor
+
+
+# ----------------------------------------------------------------------------- Fréchet distance
+def _features(name: str, x) -> np.ndarray:
+    x = torch.as_tensor(x)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be features of shape (N, D), got shape {tuple(x.shape)}")
+    if x.shape[0] < 2:
+        raise ValueError(f"{name} needs at least 2 samples to estimate a covariance, got {x.shape[0]}")
+    arr = x.detach().double().cpu().numpy()
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def _sqrtm(matrix: np.ndarray) -> np.ndarray:
+    """scipy's matrix square root; its singular-matrix warnings are handled by the caller's retry."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = linalg.sqrtm(matrix)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def frechet_gaussians(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
+                      eps: float = 1e-6) -> float:
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2):
+    ``|mu1 - mu2|^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))`` (Heusel et al., 2017)."""
+    mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
+    sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
+        raise ValueError(f"mismatched Gaussians: means {mu1.shape} and {mu2.shape}, covariances "
+                         f"{sigma1.shape} and {sigma2.shape}")
+    diff = mu1 - mu2
+    product = sigma1 @ sigma2
+    covmean = _sqrtm(product)
+    scale = max(1.0, float(np.abs(product).max()))
+    if not np.isfinite(covmean).all() or not np.allclose(covmean @ covmean, product, atol=1e-5 * scale):
+        offset = np.eye(sigma1.shape[0]) * eps           # near-singular product: pytorch-fid's retry
+        covmean = _sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            raise ValueError(f"matrix square root has a large imaginary part ({np.abs(covmean.imag).max():.3g})")
+        covmean = covmean.real
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+
+
+def frechet_distance(features_a, features_b) -> float:
+    """Fréchet distance between two feature sets ``(N, D)`` (FID on frame features, video FID / FVD
+    on clip features). Features are summarised by their mean and covariance in float64."""
+    a, b = _features("features_a", features_a), _features("features_b", features_b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"feature dimensions differ: {a.shape[1]} and {b.shape[1]}")
+    if min(len(a), len(b)) <= a.shape[1]:
+        warnings.warn(f"only {min(len(a), len(b))} samples for {a.shape[1]}-d features: the covariance is "
+                      "singular and the distance is biased; use many more samples than dimensions", stacklevel=2)
+    return frechet_gaussians(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+
+
+def extract(extractor: Callable[[Tensor], Tensor], videos: Tensor, batch_size: int = 64) -> Tensor:
+    """Features of ``videos`` ``(N, C, T, H, W)`` from ``extractor`` in batches, without gradients."""
+    check_video(videos, "videos", batched=True)
+    with torch.no_grad():
+        return torch.cat([extractor(videos[i:i + batch_size]).float().flatten(1)
+                          for i in range(0, len(videos), batch_size)])
+
+
+# ----------------------------------------------------------------------------- Inception Score
+def inception_score(probs, splits: int = 1) -> dict[str, float]:
+    """Inception Score of class probabilities ``(N, K)`` with its components (EncGAN3 Table 2).
+
+    Returns ``is`` = mean over ``splits`` of ``exp(E_x KL(p(y|x) || p(y)))``, ``is_std`` over the
+    splits, ``h_y`` = entropy of the marginal p(y) (high: many classes generated) and ``h_y_given_x``
+    = mean entropy of p(y|x) (low: each sample clearly one class), both in nats on the whole set,
+    plus the sample count and splits.
+    """
+    p = torch.as_tensor(probs).double()
+    if p.ndim != 2 or p.shape[0] < 1:
+        raise ValueError(f"probs must have shape (N, K), got {tuple(p.shape)}")
+    if (p < -1e-6).any() or not torch.allclose(p.sum(1), torch.ones(p.shape[0], dtype=p.dtype), atol=1e-4):
+        raise ValueError("probs must be probabilities: non-negative rows summing to 1 (apply softmax to logits)")
+    if not 1 <= splits <= p.shape[0]:
+        raise ValueError(f"splits must be between 1 and the number of samples {p.shape[0]}, got {splits}")
+    p = p.clamp_min(1e-12)
+
+    def entropy(q: Tensor) -> Tensor:
+        return -(q * q.log()).sum(-1)
+
+    scores = []
+    for chunk in p.chunk(splits):
+        marginal = chunk.mean(0, keepdim=True)
+        kl = (chunk * (chunk.log() - marginal.log())).sum(1).mean()
+        scores.append(math.exp(float(kl)))
+    return {"is": float(np.mean(scores)), "is_std": float(np.std(scores)),
+            "h_y": float(entropy(p.mean(0))), "h_y_given_x": float(entropy(p).mean()),
+            "samples": int(p.shape[0]), "splits": splits}
+
+
+# ----------------------------------------------------------------------------- pixel metrics
+def _pair(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    check_video(x, "x", batched=True)
+    check_video(y, "y", batched=True)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    return x, y
+
+
+def _frames01(v: Tensor) -> Tensor:
+    """(N, C, T, H, W) in [-1, 1] -> (N*T, C, H, W) in [0, 1]."""
+    n, c, t, h, w = v.shape
+    return ((v.transpose(1, 2).reshape(n * t, c, h, w).double() + 1) / 2).clamp(0, 1)
+
+
+def mse(x: Tensor, y: Tensor) -> float:
+    """Mean squared error on [0, 1] pixels, per frame then averaged (VICE-GAN's MSE)."""
+    a, b = (_frames01(v) for v in _pair(x, y))
+    return float((a - b).pow(2).flatten(1).mean(1).mean())
+
+
+def psnr(x: Tensor, y: Tensor, max_db: float = 100.0) -> float:
+    """Peak signal-to-noise ratio in dB on [0, 1] pixels, **per frame** then averaged
+    (``10 log10(1 / MSE_frame)``, capped at ``max_db`` for identical frames)."""
+    a, b = (_frames01(v) for v in _pair(x, y))
+    per_frame = (a - b).pow(2).flatten(1).mean(1)
+    db = 10 * torch.log10(1.0 / per_frame.clamp_min(10 ** (-max_db / 10)))
+    return float(db.mean())
+
+
+def ssim(x: Tensor, y: Tensor) -> float:
+    """Structural similarity (Wang et al., 2004) per frame, averaged: Gaussian window sigma 1.5,
+    K1 = 0.01, K2 = 0.03, data range 1 on [0, 1] pixels (torchmetrics' implementation)."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    a, b = (_frames01(v).float() for v in _pair(x, y))
+    per_frame = structural_similarity_index_measure(a, b, gaussian_kernel=True, sigma=1.5, kernel_size=11,
+                                                    data_range=1.0, k1=0.01, k2=0.03, reduction="none")
+    return float(per_frame.mean())
+
+
+# ----------------------------------------------------------------------------- identity / content consistency
+def acd(frame_features: Tensor) -> float:
+    """Average Content Distance: mean L2 distance between the features of consecutive frames.
+
+    ``frame_features`` is ``(N, T, D)``: per-frame identity (or content) features of N videos.
+    Lower means a steadier identity; a static video scores exactly 0.
+    """
+    f = check_tensor("frame_features", frame_features, 3, "(N, T, D)")
+    if f.shape[1] < 2:
+        raise ValueError(f"ACD needs at least 2 frames per video, got T={f.shape[1]}")
+    return float((f[:, 1:] - f[:, :-1]).double().norm(dim=-1).mean())
+
+
+def acd_i(frame_features: Tensor, input_features: Tensor) -> float:
+    """ACD-I (FEV-GAN): mean L2 distance between each frame's features ``(N, T, D)`` and the
+    features ``(N, D)`` of the input image the video was generated from."""
+    f = check_tensor("frame_features", frame_features, 3, "(N, T, D)")
+    g = check_tensor("input_features", input_features, 2, "(N, D)")
+    if g.shape[0] != f.shape[0] or g.shape[1] != f.shape[2]:
+        raise ValueError(f"input_features {tuple(g.shape)} do not match frame_features {tuple(f.shape)}")
+    return float((f - g.unsqueeze(1)).double().norm(dim=-1).mean())
+
+
+def cas(logits: Tensor, requested) -> float:
+    """Classification Accuracy Score: share of generated videos that the video classifier assigns to
+    the class they were asked for. ``logits`` ``(N, K)``, ``requested`` ``(N,)`` class indices."""
+    logits = check_tensor("logits", logits, 2, "(N, K)")
+    requested = torch.as_tensor(requested).long().reshape(-1)
+    if requested.shape[0] != logits.shape[0]:
+        raise ValueError(f"{logits.shape[0]} logits but {requested.shape[0]} requested labels")
+    if requested.numel() and (int(requested.min()) < 0 or int(requested.max()) >= logits.shape[1]):
+        raise ValueError(f"requested labels must lie in [0, {logits.shape[1]}), got {requested.tolist()}")
+    return float((logits.argmax(1) == requested).double().mean())
