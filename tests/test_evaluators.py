@@ -38,7 +38,7 @@ def test_bad_inputs():
 def test_frame_evaluator_learns_content_and_round_trips(tmp_path):
     """A short run learns the easy content factors (colour, background: chance 1/8 and 1/4); the
     harder ones (shape, the video evaluators' actions) need the longer runs of the shipping script."""
-    entry = train_evaluator("shapes", "frame", tmp_path, steps=120, batch_size=32, num_clips=512, command="pytest",
+    entry = train_evaluator("shapes", "frame", tmp_path, steps=120, batch_size=32, num_clips=512, entry={"command": "pytest"},
                             size=16, frames=4, width=8, feature_dim=16, lr=3e-3)
     # chance: colour 1/8, background 1/4; a broken network or a mislabelled head stays there
     assert entry["held_out"]["color_accuracy"] > 0.4 and entry["held_out"]["background_accuracy"] > 0.5

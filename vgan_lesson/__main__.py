@@ -5,6 +5,8 @@
 * ``train`` — train a model on a procedural dataset, e.g.
   ``python -m vgan_lesson train --model encgan3 --dataset shapes --scale lesson --steps 300 --out runs/encgan3``
   (``--resume`` continues the run in ``--out``; ``--set key=value`` overrides a model config field).
+* ``pretrain`` — train and export the shipped checkpoints and evaluators (``vgan_lesson.pretrained``):
+  ``python -m vgan_lesson pretrain [NAME ...] [--jobs 4 --threads 4]``.
 * ``info`` — versions and the device that would be used.
 """
 from __future__ import annotations
@@ -91,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="model config override, VALUE as JSON, e.g. --set attention=false --set size=128")
     tr.add_argument("--sample-every", type=int, default=200)
     tr.add_argument("--checkpoint-every", type=int, default=500)
+    pre = sub.add_parser("pretrain", help="train and export the shipped checkpoints and evaluators")
+    pre.add_argument("names", nargs="*", help="recipe names (default: all; see vgan_lesson.pretrained.RECIPES)")
+    pre.add_argument("--jobs", type=int, default=1, help="recipes trained at once (subprocesses)")
+    pre.add_argument("--threads", type=int, default=None, help="torch threads per job")
+    pre.add_argument("--out", default=None, help="folder for the files (default: checkpoints/)")
+    pre.add_argument("--work", default="runs/pretrain", help="training runs (resumed when present)")
+    pre.add_argument("--steps", type=int, default=None, help="override every recipe's steps")
+    pre.add_argument("--export-only", action="store_true", help="export the newest checkpoint of each model run")
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["notebooks"]:
         from .notebooks import main as nb_main
@@ -106,6 +116,14 @@ def main(argv: list[str] | None = None) -> int:
         try:
             run_training(args)
         except ValueError as err:  # bad names or values: one clear line, no traceback
+            parser.error(str(err))
+    elif args.command == "pretrain":
+        from .pretrained import pretrain
+
+        try:
+            pretrain(args.names, jobs=args.jobs, threads=args.threads, out=args.out, work=args.work, steps=args.steps,
+                     export_only=args.export_only)
+        except ValueError as err:
             parser.error(str(err))
     elif args.command == "info":
         import torch

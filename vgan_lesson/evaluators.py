@@ -18,9 +18,6 @@ to the evaluator's size; a video evaluator needs its own frame count.
 """
 from __future__ import annotations
 
-import json
-import hashlib
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,7 +27,7 @@ import torch.nn.functional as F
 
 from .checks import check_choice, check_video
 from .data import make_dataset
-from .io import atomic_save, atomic_write_bytes, safe_load
+from .io import atomic_save, safe_load
 from .models.blocks import conv2d_block, conv3d_block
 from .training import Trainable
 
@@ -228,18 +225,12 @@ def verification_accuracy(model: Evaluator, size: int = 32, frames: int = 4, pai
             "threshold": threshold, "held_out_pairs": int(len(test_y))}
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def train_evaluator(dataset: str, kind: str, out_dir: str | Path, steps: int = 600, batch_size: int = 32,
-                    seed: int = 0, num_clips: int = 4096, command: str = "", **overrides) -> dict:
+                    seed: int = 0, num_clips: int = 4096, entry: dict | None = None, **overrides) -> dict:
     """Train one evaluator, measure it on held-out data and write ``<dataset>_<kind>.pt`` plus a
-    manifest entry (command, seed, commit, steps, held-out scores, SHA-256) into ``out_dir``."""
+    manifest entry (``entry`` — command, commit, machine — and seed, steps, held-out scores, SHA-256)
+    into ``out_dir``. ``python -m vgan_lesson pretrain evaluator_<dataset>_<kind>`` calls this."""
+    from .pretrained import git_commit, record
     from .training import TrainConfig, train
 
     config = EvaluatorConfig(dataset=dataset, kind=kind, **overrides)
@@ -255,29 +246,20 @@ def train_evaluator(dataset: str, kind: str, out_dir: str | Path, steps: int = 6
         scores.update(verification_accuracy(model, size=config.size, seed=seed + 2))
     out_dir = Path(out_dir)
     path = atomic_save({"config": asdict(config), "state_dict": model.state_dict()}, out_dir / f"{dataset}_{kind}.pt")
-    entry = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-             "bytes": path.stat().st_size, "command": command, "seed": seed, "commit": _commit(), "steps": steps,
-             "batch_size": batch_size, "train_clips": num_clips, "final_losses": {k: round(float(v[-1]), 4)
-                                                                                 for k, v in history.losses.items()},
-             "held_out": {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()},
-             "config": asdict(config)}
-    manifest_path = out_dir / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    manifest[f"{dataset}_{kind}"] = entry
-    atomic_write_bytes((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), manifest_path)
-    return entry
+    return record(path, {"commit": git_commit(), **(entry or {}), "seed": seed, "steps": steps,
+                         "batch_size": batch_size, "train_clips": num_clips,
+                         "final_losses": {k: round(float(v[-1]), 4) for k, v in history.losses.items()},
+                         "held_out": {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()},
+                         "config": asdict(config)})
 
 
 def load_evaluator(path: str | Path, verify: bool = True) -> Evaluator:
     """Load a shipped evaluator (``weights_only=True``), checking its SHA-256 against the manifest."""
+    from .pretrained import verify as verify_manifest
+
     path = Path(path)
     if verify:
-        manifest_path = path.parent / "manifest.json"
-        if manifest_path.exists():
-            entry = json.loads(manifest_path.read_text()).get(path.stem)
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if entry is not None and entry["sha256"] != digest:
-                raise ValueError(f"{path} does not match its manifest: sha256 {digest} != {entry['sha256']}")
+        verify_manifest(path)
     payload = safe_load(path, "evaluator file")
     if not isinstance(payload, dict) or "config" not in payload or "state_dict" not in payload:
         raise ValueError(f"{path} is not a vgan_lesson evaluator (expected 'config' and 'state_dict')")

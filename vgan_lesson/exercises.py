@@ -38,7 +38,7 @@ def check_close(name: str, got, expected, atol: float = 1e-5, hint: str = "") ->
     err = float((got.detach().float() - expected.float()).abs().max()) if got.numel() else 0.0
     if not err <= atol:
         return _say(False, name, f"largest difference from the answer is {err:.3g} (allowed {atol:g}). {hint}".strip())
-    return _say(True, name, f"matches (largest difference {err:.1e})")
+    return _say(True, name, f"matches to within {atol:g}")
 
 
 def check_equal(name: str, got, expected, hint: str = "") -> bool:

@@ -100,6 +100,7 @@ def strip_for_commit(nb):
             cell.execution_count = number + 1 if kept else None
         else:
             cell.outputs = []
+    for cell in nb.cells:                       # markdown cells carry papermill timings too
         cell.metadata.pop("execution", None)
         cell.metadata.pop("papermill", None)
     nb.metadata.pop("papermill", None)

@@ -1,0 +1,95 @@
+"""Exporting, recording and loading shipped weights (vgan_lesson.pretrained)."""
+import json
+
+import pytest
+import torch
+
+from vgan_lesson import pretrained
+from vgan_lesson.__main__ import main
+from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config
+from vgan_lesson.pretrained import (RECIPES, export_model, load_model_file, load_pretrained, read_manifest,
+                                    record, verify)
+from vgan_lesson.training import TrainConfig, latest_checkpoint, train
+
+TINY = dict(size=16, frames=16, g_base=1, d_width=4, enc_width=4, motion_hidden=8, content_dim=8, attention=False)
+
+
+class Clips:
+    def __init__(self, n=8):
+        g = torch.Generator().manual_seed(0)
+        self.videos = torch.rand(n, 3, 16, 16, 16, generator=g) * 2 - 1
+
+    def __len__(self):
+        return len(self.videos)
+
+    def batch(self, indices):
+        return {"video": self.videos[torch.as_tensor(list(indices))]}
+
+
+@pytest.fixture
+def trained_run(tmp_path):
+    model = EncGAN3(EncGAN3Config(**TINY))
+    train(model, Clips(), TrainConfig(steps=2, batch_size=4, out_dir=str(tmp_path / "run"), progress=False,
+                                      sample_every=0, log_every=1), callbacks=[])
+    return model, latest_checkpoint(tmp_path / "run")
+
+
+def test_export_keeps_weights_only_and_records_a_manifest(tmp_path, trained_run):
+    model, ckpt = trained_run
+    entry = export_model(ckpt, tmp_path / "ship" / "tiny_shapes.pt", command="pytest", seed=0)
+    manifest = read_manifest(tmp_path / "ship")
+    assert manifest["tiny_shapes"] == entry
+    assert entry["steps"] == 2 and entry["command"] == "pytest" and len(entry["sha256"]) == 64
+    assert set(entry["final_losses_mean_last_100"]) >= {"loss_D", "loss_Enc", "loss_G"}
+    assert entry["bytes"] < 0.6 * ckpt.stat().st_size          # no optimizer states
+    loaded = load_model_file(tmp_path / "ship" / "tiny_shapes.pt", expected_class="EncGAN3")
+    assert not loaded.training
+    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    with pytest.raises(ValueError, match="holds a EncGAN3, expected a Evaluator"):
+        load_model_file(tmp_path / "ship" / "tiny_shapes.pt", expected_class="Evaluator")
+
+
+def test_damaged_or_foreign_files_are_refused(tmp_path, trained_run):
+    _, ckpt = trained_run
+    path = tmp_path / "tiny_shapes.pt"
+    export_model(ckpt, path, command="pytest")
+    path.write_bytes(path.read_bytes()[:-4] + b"oops")
+    with pytest.raises(ValueError, match="does not match its manifest"):
+        verify(path)
+    with pytest.raises(ValueError, match="not an exported vgan_lesson model"):
+        load_model_file(ckpt)                                  # a training checkpoint is not an export
+    torch.save({"format": "vgan_lesson.pretrained", "model_class": "Mystery", "model_config": {},
+                "state_dict": {}}, tmp_path / "odd.pt")
+    with pytest.raises(ValueError, match="holds a Mystery"):
+        load_model_file(tmp_path / "odd.pt")
+
+
+def test_parallel_records_all_land(tmp_path):
+    for i in range(5):
+        (tmp_path / f"f{i}.pt").write_bytes(bytes([i]) * 10)
+        record(tmp_path / f"f{i}.pt", {"seed": i})
+    assert sorted(read_manifest(tmp_path)) == [f"f{i}" for i in range(5)]
+    assert not list(tmp_path.glob(".*lock"))
+
+
+def test_unknown_and_missing_names_say_what_exists(tmp_path, monkeypatch):
+    monkeypatch.setenv("VGAN_CHECKPOINTS", str(tmp_path))
+    with pytest.raises(ValueError, match="encgan3_shapes"):
+        load_pretrained("encgan9", "shapes")
+    with pytest.raises(FileNotFoundError, match="python -m vgan_lesson pretrain g3an_faces"):
+        load_pretrained("g3an", "faces")
+    assert pretrained.available() == []
+
+
+def test_pretrain_command_trains_and_exports_a_recipe(tmp_path, monkeypatch):
+    monkeypatch.setitem(RECIPES, "encgan3_shapes",
+                        pretrained.Recipe("model", "shapes", "encgan3", steps=2, batch_size=2, overrides=TINY))
+    monkeypatch.setenv("VGAN_CHECKPOINTS", str(tmp_path / "ckpt"))
+    assert main(["pretrain", "encgan3_shapes", "--work", str(tmp_path / "work")]) == 0
+    entry = json.loads((tmp_path / "ckpt" / "manifest.json").read_text())["encgan3_shapes"]
+    assert entry["command"] == "python -m vgan_lesson pretrain encgan3_shapes" and entry["steps"] == 2
+    assert entry["dataset"] == "shapes" and "torch" in entry["machine"]
+    model = load_pretrained("encgan3", "shapes")
+    assert isinstance(model, EncGAN3) and model.config.size == 16
+    assert pretrained.available("model") == ["encgan3_shapes"]

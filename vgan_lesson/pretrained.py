@@ -1,0 +1,357 @@
+"""Shipped weights: the package's own trained models and evaluators, each described by a manifest.
+
+Everything under ``checkpoints/`` (at the repository root; ``$VGAN_CHECKPOINTS`` points elsewhere)
+was produced by one command of this package::
+
+    python -m vgan_lesson pretrain                      # every recipe below, one after the other
+    python -m vgan_lesson pretrain encgan3_shapes       # one of them
+    python -m vgan_lesson pretrain --jobs 4 --threads 4 # four at a time, 4 CPU threads each
+
+The recipes (:data:`RECIPES`) fix the model, data, steps, batch size and seed of each file. Each
+model is trained with :func:`vgan_lesson.training.train` in ``runs/pretrain/<name>`` (an
+interrupted run resumes there) and then **exported**: only the weights and the config are kept
+(no optimizer state), written atomically, and a manifest entry records the command, seed, commit,
+steps, torch version, machine, training time, the final losses and the file's SHA-256.
+:func:`load_pretrained` checks that hash and loads with ``weights_only=True``::
+
+    model = load_pretrained("encgan3", "shapes")        # an EncGAN3 in eval mode, on the CPU
+
+Evaluators (``checkpoints/evaluators/``) are trained by :func:`vgan_lesson.evaluators.train_evaluator`
+through the same command and loaded with :func:`vgan_lesson.evaluators.load_evaluator` or
+:func:`load_pretrained_evaluator`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from .checks import check_choice
+from .io import atomic_save, atomic_write_bytes, safe_load
+
+PRETRAINED_FORMAT = "vgan_lesson.pretrained"
+MANIFEST = "manifest.json"
+
+
+def checkpoint_dir() -> Path:
+    """Where shipped weights live: ``$VGAN_CHECKPOINTS`` or ``checkpoints/`` beside the package."""
+    env = os.environ.get("VGAN_CHECKPOINTS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one shipped file is made. ``kind`` is ``"model"`` or ``"evaluator"``."""
+
+    kind: str
+    dataset: str
+    model: str = ""                 # "encgan3" | "g3an" for models; "frame" | "video" | "identity" for evaluators
+    steps: int = 1000
+    batch_size: int = 16
+    seed: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        return f"{self.model}_{self.dataset}.pt" if self.kind == "model" else f"evaluators/{self.dataset}_{self.model}.pt"
+
+
+#: Every shipped file and how it is trained (lesson scale, CPU).
+RECIPES: dict[str, Recipe] = {
+    "encgan3_shapes": Recipe("model", "shapes", "encgan3", steps=3000, batch_size=16),
+    "g3an_shapes": Recipe("model", "shapes", "g3an", steps=3000, batch_size=16),
+    "encgan3_faces": Recipe("model", "faces", "encgan3", steps=3000, batch_size=16),
+    "g3an_faces": Recipe("model", "faces", "g3an", steps=3000, batch_size=16),
+    "evaluator_shapes_frame": Recipe("evaluator", "shapes", "frame", steps=1500, batch_size=32),
+    "evaluator_shapes_video": Recipe("evaluator", "shapes", "video", steps=1500, batch_size=32),
+    "evaluator_faces_frame": Recipe("evaluator", "faces", "frame", steps=1500, batch_size=32),
+    "evaluator_faces_video": Recipe("evaluator", "faces", "video", steps=1500, batch_size=32),
+    "evaluator_faces_identity": Recipe("evaluator", "faces", "identity", steps=2000, batch_size=32),
+    "evaluator_dancer_frame": Recipe("evaluator", "dancer", "frame", steps=1500, batch_size=32),
+    "evaluator_dancer_video": Recipe("evaluator", "dancer", "video", steps=1500, batch_size=32),
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# manifests
+# --------------------------------------------------------------------------------------------------
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def git_commit() -> str:
+    """The commit the code was run from (``$VGAN_COMMIT`` wins: a copy of the tree without ``.git``)."""
+    if os.environ.get("VGAN_COMMIT"):
+        return os.environ["VGAN_COMMIT"]
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine() -> str:
+    """A short description of where a file was trained (for the manifest)."""
+    return (f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads, python {platform.python_version()}")
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """A portable lock file, so parallel ``pretrain`` jobs can update one manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / f".{MANIFEST}.lock"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{lock} is held for over 2 minutes; remove it if no pretrain job is running")
+            time.sleep(0.05)
+    try:
+        yield
+    finally:
+        os.close(fd)
+        os.unlink(lock)
+
+
+def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
+    """The manifest of ``folder`` (``{}`` when there is none)."""
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
+
+
+def record(path: str | os.PathLike, entry: dict[str, Any]) -> dict[str, Any]:
+    """Add ``path``'s manifest entry (keyed by its file stem) to the manifest beside it, with its
+    size and SHA-256; returns the entry as written."""
+    path = Path(path)
+    entry = json.loads(json.dumps({**entry, "file": path.name, "bytes": path.stat().st_size,
+                                   "sha256": sha256_file(path)}))       # as it reads back: lists, not tuples
+    with _locked(path.parent):
+        manifest = read_manifest(path.parent)
+        manifest[path.stem] = entry
+        atomic_write_bytes((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), path.parent / MANIFEST)
+    return entry
+
+
+def verify(path: str | os.PathLike) -> dict[str, Any] | None:
+    """Check ``path`` against the manifest beside it; return its entry (``None`` if it has none)."""
+    path = Path(path)
+    entry = read_manifest(path.parent).get(path.stem)
+    if entry is not None:
+        digest = sha256_file(path)
+        if entry.get("sha256") != digest:
+            raise ValueError(f"{path} does not match its manifest: sha256 {digest}, manifest says {entry.get('sha256')}"
+                             f" (a damaged download or a file replaced by hand; re-run its command: "
+                             f"{entry.get('command', '?')})")
+    return entry
+
+
+# --------------------------------------------------------------------------------------------------
+# export and load
+# --------------------------------------------------------------------------------------------------
+
+def export_model(checkpoint: str | os.PathLike, path: str | os.PathLike, **entry: Any) -> dict[str, Any]:
+    """Keep only the weights and config of a training checkpoint; write them atomically to ``path``
+    and record a manifest entry (``entry`` plus the step, final losses and training time)."""
+    from .training import read_checkpoint
+
+    ckpt = read_checkpoint(checkpoint)
+    payload = {"format": PRETRAINED_FORMAT, "model_class": ckpt["model_class"], "model_config": ckpt["model_config"],
+               "state_dict": ckpt["model"], "step": ckpt["step"]}
+    atomic_save(payload, path)
+    from .training import History
+
+    losses = History.from_state(ckpt["history"]).losses
+    final = {k: round(sum(v[-100:]) / len(v[-100:]), 4) for k, v in losses.items() if len(v)}
+    return record(path, {**entry, "steps": ckpt["step"], "model_class": ckpt["model_class"],
+                         "model_config": ckpt["model_config"], "train_seconds": round(float(ckpt["elapsed"]), 1),
+                         "final_losses_mean_last_100": final})
+
+
+def _model_classes() -> dict[str, type]:
+    from .models.encgan3 import EncGAN3, EncGAN3Config
+
+    return {"EncGAN3": (EncGAN3, EncGAN3Config)}
+
+
+def load_model_file(path: str | os.PathLike, expected_class: str | None = None):
+    """Load an exported model file (any path); the model comes back in eval mode on the CPU."""
+    path = Path(path)
+    verify(path)
+    payload = safe_load(path, "pretrained model")
+    if not isinstance(payload, dict) or payload.get("format") != PRETRAINED_FORMAT:
+        raise ValueError(f"{path} is not an exported vgan_lesson model (no {PRETRAINED_FORMAT!r} marker); a training "
+                         f"checkpoint loads with vgan_lesson.training.load_checkpoint")
+    classes = _model_classes()
+    name = str(payload["model_class"]).rsplit(".", 1)[-1]         # stored qualified: vgan_lesson.models....
+    if expected_class is not None and name != expected_class:
+        raise ValueError(f"{path} holds a {name}, expected a {expected_class}")
+    if name not in classes:
+        raise ValueError(f"{path} holds a {name}; this version loads {sorted(classes)}")
+    cls, config_cls = classes[name]
+    model = cls(config_cls(**payload["model_config"]))
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as err:
+        raise ValueError(f"{path} does not fit {name} with its stored config: {err}") from err
+    return model.eval()
+
+
+def available(kind: str | None = None) -> list[str]:
+    """Names of the shipped files that are present (``kind``: ``"model"``, ``"evaluator"`` or all)."""
+    names = []
+    for name, recipe in RECIPES.items():
+        if (kind is None or recipe.kind == kind) and (checkpoint_dir() / recipe.file).exists():
+            names.append(name)
+    return names
+
+
+def _recipe(name: str, kind: str) -> Recipe:
+    names = [n for n, r in RECIPES.items() if r.kind == kind]
+    check_choice(f"pretrained {kind}", name, names)
+    recipe = RECIPES[name]
+    path = checkpoint_dir() / recipe.file
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; it is made by: python -m vgan_lesson pretrain {name}")
+    return recipe
+
+
+def load_pretrained(model: str, dataset: str | None = None):
+    """A shipped model in eval mode: ``load_pretrained("encgan3", "shapes")`` or ``load_pretrained("g3an_faces")``."""
+    name = model if dataset is None else f"{model}_{dataset}"
+    recipe = _recipe(name, "model")
+    return load_model_file(checkpoint_dir() / recipe.file)
+
+
+def load_pretrained_evaluator(dataset: str, kind: str):
+    """A shipped evaluator in eval mode, e.g. ``load_pretrained_evaluator("faces", "identity")``."""
+    from .evaluators import load_evaluator
+
+    recipe = _recipe(f"evaluator_{dataset}_{kind}", "evaluator")
+    return load_evaluator(checkpoint_dir() / recipe.file)
+
+
+def manifest_entry(name: str) -> dict[str, Any]:
+    """The manifest entry of a shipped file, by recipe name (command, seed, commit, steps, scores, ...)."""
+    check_choice("pretrained name", name, list(RECIPES))
+    path = checkpoint_dir() / RECIPES[name].file
+    entry = read_manifest(path.parent).get(path.stem)
+    if entry is None:
+        raise FileNotFoundError(f"no manifest entry for {name} in {path.parent / MANIFEST}")
+    return entry
+
+
+# --------------------------------------------------------------------------------------------------
+# the ``pretrain`` command
+# --------------------------------------------------------------------------------------------------
+
+def pretrain_one(name: str, out: str | os.PathLike | None = None, work: str | os.PathLike = "runs/pretrain",
+                 steps: int | None = None, threads: int | None = None, export_only: bool = False) -> dict[str, Any]:
+    """Train the recipe ``name`` (``steps`` overrides the recipe's) and export it into ``out``
+    (default :func:`checkpoint_dir`). A model run lives in ``work/<name>`` and resumes from there;
+    ``export_only`` exports the newest checkpoint there without training further (a run stopped
+    by a time limit). The manifest's command always reproduces the exported step exactly: training
+    has no schedule, so the first ``N`` steps of a longer run are the run of ``N`` steps."""
+    check_choice("recipe", name, list(RECIPES))
+    recipe = RECIPES[name]
+    out = Path(out) if out is not None else checkpoint_dir()
+    steps = recipe.steps if steps is None else steps
+    entry = {"seed": recipe.seed, "commit": git_commit(), "batch_size": recipe.batch_size, "machine": machine(),
+             "recipe": name, "dataset": recipe.dataset}
+    if recipe.kind == "evaluator":
+        from .evaluators import train_evaluator
+
+        if export_only:
+            raise ValueError(f"{name} is an evaluator: it trains in one go, there is nothing to export")
+        return train_evaluator(recipe.dataset, recipe.model, out / "evaluators", steps=steps,
+                               batch_size=recipe.batch_size, seed=recipe.seed,
+                               entry={**entry, "command": _command_line(name, threads, steps, recipe.steps)},
+                               **recipe.overrides)
+
+    from .__main__ import build_model
+    from .data import make_dataset
+    from .training import TrainConfig, latest_checkpoint, read_checkpoint, train
+
+    model = build_model(recipe.model, "lesson", **recipe.overrides)
+    c = model.config
+    data = make_dataset(recipe.dataset, split="train", size=c.size, frames=c.frames, seed=recipe.seed)
+    run_dir = Path(work) / name
+    if not export_only:
+        config = TrainConfig(steps=steps, batch_size=recipe.batch_size, seed=recipe.seed, device="cpu",
+                             out_dir=str(run_dir), progress=False, log_every=50, sample_every=250,
+                             checkpoint_every=250, keep_last=2)
+        train(model, data, config, resume=latest_checkpoint(run_dir) is not None, callbacks=[])
+    last = latest_checkpoint(run_dir)
+    if last is None:
+        raise FileNotFoundError(f"no checkpoint in {run_dir / 'checkpoints'} to export")
+    reached = int(read_checkpoint(last)["step"])
+    return export_model(last, out / recipe.file, **entry, model=recipe.model, scale="lesson", data=data.describe(),
+                        command=_command_line(name, threads, reached, recipe.steps))
+
+
+def pretrain(names: list[str] | None = None, jobs: int = 1, threads: int | None = None,
+             out: str | os.PathLike | None = None, work: str | os.PathLike = "runs/pretrain",
+             steps: int | None = None, export_only: bool = False) -> None:
+    """Run recipes (all by default), ``jobs`` at a time in subprocesses with ``threads`` torch threads each."""
+    names = list(RECIPES) if not names else names
+    for name in names:
+        check_choice("recipe", name, list(RECIPES))
+    if jobs <= 1:
+        if threads:
+            torch.set_num_threads(threads)
+        for name in names:
+            t0 = time.perf_counter()
+            entry = pretrain_one(name, out, work, steps=steps, threads=threads, export_only=export_only)
+            scores = entry.get("held_out") or entry.get("final_losses_mean_last_100")
+            print(f"{name}: {entry['file']} ({entry['bytes'] / 1e6:.2f} MB) in {time.perf_counter() - t0:.0f} s; "
+                  f"{scores}", flush=True)
+        return
+    pending, running, failed = list(names), [], []
+    while pending or running:
+        while pending and len(running) < jobs:
+            name = pending.pop(0)
+            cmd = [sys.executable, "-m", "vgan_lesson", "pretrain", name, "--work", str(work)]
+            cmd += ["--threads", str(threads)] if threads else []
+            cmd += ["--out", str(out)] if out is not None else []
+            cmd += ["--steps", str(steps)] if steps is not None else []
+            cmd += ["--export-only"] if export_only else []
+            running.append((name, subprocess.Popen(cmd)))
+        time.sleep(1)
+        for item in list(running):
+            if item[1].poll() is not None:
+                running.remove(item)
+                if item[1].returncode != 0:
+                    failed.append(item[0])
+    if failed:
+        raise RuntimeError(f"pretrain failed for {failed} (their output is above)")
+
+
+def _command_line(name: str, threads: int | None, steps: int, recipe_steps: int) -> str:
+    parts = ["python", "-m", "vgan_lesson", "pretrain", name]
+    parts += ["--threads", str(threads)] if threads else []
+    parts += ["--steps", str(steps)] if steps != recipe_steps else []
+    return shlex.join(parts)
