@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vgan_lesson.evaluation import disentanglement, generate, video_scores
+from vgan_lesson.evaluation import disentanglement, generate, markdown_table, video_scores
 from vgan_lesson.evaluators import Evaluator, EvaluatorConfig
 from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config, Posterior
 from vgan_lesson.playground import LatentPlayground
@@ -108,3 +108,8 @@ def test_playground_recombines_codes():
         play.render("z", "a")
     with pytest.raises(ValueError, match="needs a model with an encoder"):
         LatentPlayground(EncGAN3(EncGAN3Config(**TINY, use_encoder=False)), videos)
+
+
+def test_markdown_table():
+    text = markdown_table({"a": {"x": 1.234, "y": "ok"}, "b": {"x": None}}, ["x", "y"], digits=1)
+    assert text.splitlines() == ["| model | x | y |", "|---|---|---|", "| a | 1.2 | ok |", "| b | – | – |"]

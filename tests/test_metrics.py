@@ -110,3 +110,23 @@ def test_cas_right_and_wrong_classes():
     assert cas(logits, (labels + 1) % 6) == 0.0
     with pytest.raises(ValueError, match=r"lie in \[0, 6\)"):
         cas(logits, labels + 6)
+
+
+def test_seam_score_sees_concatenated_clips_and_not_smooth_motion():
+    from vgan_lesson.data import make_dataset
+    from vgan_lesson.metrics import seam_score
+
+    clips = make_dataset("shapes", "test", size=16, frames=16, num_clips=4).batch(range(4))["video"]
+    stitched = torch.cat(list(clips), dim=1).unsqueeze(0)             # 4 independent clips end to end
+    bounds = [16, 32, 48]
+    assert seam_score(stitched, bounds)["ratio"] > 2               # (2.6 on these clips)
+    ramp = torch.linspace(-1, 1, 64).view(1, 1, 64, 1, 1).expand(2, 3, 64, 4, 4)
+    smooth = seam_score(ramp, bounds)
+    assert smooth["ratio"] == pytest.approx(1.0, abs=1e-4) and smooth["seams"] == 3
+    assert seam_score(torch.zeros(1, 3, 8, 4, 4), [4])["ratio"] == 1.0  # static: no jumps anywhere
+    feats = torch.arange(64.0).view(1, 64, 1)
+    assert seam_score(stitched[:1], bounds, features=feats)["ratio"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"boundaries must lie in \[1, 63\]"):
+        seam_score(stitched, [0, 16])
+    with pytest.raises(ValueError, match="do not match"):
+        seam_score(stitched, bounds, features=torch.zeros(1, 10, 3))

@@ -13,6 +13,16 @@ import pytest
 from vgan_lesson.notebooks import execute, lesson_paths
 
 
+# nbval runs every lesson at its defaults (the full lesson, checked outputs compared). The papermill
+# runs below only need to show that the path works and that parameters reach the lessons, so they
+# shrink the training budgets (papermill injects a parameter into every lesson; unused ones are inert).
+QUICK = {"STEPS": 4, "NUM_EVAL": 64, "NUM_DISENTANGLE": 16}
+
+
+def _quick_args():
+    return [arg for name, value in QUICK.items() for arg in ("-p", f"{name}={value}")]
+
+
 def _run(args, cwd):
     return subprocess.run([sys.executable, "-m", "vgan_lesson", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=900)
@@ -20,7 +30,7 @@ def _run(args, cwd):
 
 def test_make_lessons_path_writes_executed_notebooks_and_html(tmp_path):
     out = tmp_path / "build"
-    res = _run(["lessons", "--out", str(out)], cwd=tmp_path)
+    res = _run(["lessons", "--out", str(out), *_quick_args()], cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     for path in lesson_paths():
         executed = out / path.name
@@ -57,7 +67,7 @@ def test_student_version_runs_and_says_not_yet(path, tmp_path):
     assert "### BEGIN SOLUTION" not in "".join(c.source for c in student.cells)
     exercises = sum("raise NotImplementedError" in c.source for c in student.cells if c.cell_type == "code")
     assert exercises >= 1
-    executed = execute(student_path, tmp_path / "run" / path.name, html=False)
+    executed = execute(student_path, tmp_path / "run" / path.name, parameters=QUICK, html=False)
     text = "".join(o.get("text", "") for c in nbformat.read(str(executed), as_version=4).cells
                    if c.cell_type == "code" for o in c.outputs)
     assert text.count("[not yet]") == exercises and "[right]" not in text

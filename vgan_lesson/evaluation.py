@@ -113,3 +113,19 @@ def disentanglement(model, videos: Tensor, factors: dict[str, Tensor], frame_eva
     return {"content_kept": content_rate(swapped), "motion_transferred": motion_rate(swapped, labels[perm]),
             "content_reconstructed": content_rate(recon), "motion_reconstructed": motion_rate(recon, labels),
             "chance_content": chance_c, "chance_motion": 1 / k, "clips": n}
+
+
+def markdown_table(rows: dict[str, dict[str, Any]], columns: list[str], digits: int = 2,
+                   label: str = "model") -> str:
+    """A Markdown table of ``rows`` (name -> {column: value}); missing values show as an en dash."""
+    def fmt(v: Any) -> str:
+        if v is None:
+            return "–"
+        if isinstance(v, float):
+            return f"{v:.{digits}f}"
+        return str(v)
+
+    lines = ["| " + " | ".join([label, *columns]) + " |", "|" + "---|" * (len(columns) + 1)]
+    for name, row in rows.items():
+        lines.append("| " + " | ".join([name, *(fmt(row.get(c)) for c in columns)]) + " |")
+    return "\n".join(lines)

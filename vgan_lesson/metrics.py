@@ -204,3 +204,37 @@ def cas(logits: Tensor, requested) -> float:
     if requested.numel() and (int(requested.min()) < 0 or int(requested.max()) >= logits.shape[1]):
         raise ValueError(f"requested labels must lie in [0, {logits.shape[1]}), got {requested.tolist()}")
     return float((logits.argmax(1) == requested).double().mean())
+
+
+# ----------------------------------------------------------------------------- long videos
+def seam_score(videos: Tensor, boundaries, features: Tensor | None = None) -> dict[str, float]:
+    """Temporal seams of long videos (beyond the papers; for REncGAN3's chained clips).
+
+    ``videos`` ``(N, C, T, H, W)``; ``boundaries`` the frame indices ``j`` where a new clip starts, so
+    the step from frame ``j - 1`` to ``j`` is a **seam**. Every consecutive step is measured as the
+    root-mean-square change per pixel (or, with ``features`` ``(N, T, D)``, the L2 change of the
+    per-frame features). Returns ``seam`` (mean step across boundaries), ``within`` (mean step
+    everywhere else) and ``ratio = seam / within``: about 1 when the joins are invisible, well above
+    1 when clips are simply concatenated (a static video has both steps 0 and ratio 1).
+    """
+    check_video(videos, "videos", batched=True)
+    t = videos.shape[2]
+    cuts = sorted({int(b) for b in boundaries})
+    if not cuts:
+        raise ValueError("boundaries must name at least one frame index where a clip starts")
+    if cuts[0] < 1 or cuts[-1] > t - 1:
+        raise ValueError(f"boundaries must lie in [1, {t - 1}] for videos of {t} frames, got {cuts}")
+    if len(cuts) >= t - 1:
+        raise ValueError(f"every step is a boundary ({len(cuts)} of {t - 1}): nothing is left to compare with")
+    if features is not None:
+        f = check_tensor("features", features, 3, "(N, T, D)")
+        if f.shape[0] != videos.shape[0] or f.shape[1] != t:
+            raise ValueError(f"features {tuple(f.shape)} do not match {videos.shape[0]} videos of {t} frames")
+        steps = (f[:, 1:] - f[:, :-1]).double().norm(dim=-1).mean(0)                    # (T-1,)
+    else:
+        steps = (videos[:, :, 1:] - videos[:, :, :-1]).double().pow(2).mean(dim=(1, 3, 4)).sqrt().mean(0)
+    is_seam = torch.zeros(t - 1, dtype=torch.bool)
+    is_seam[[c - 1 for c in cuts]] = True
+    seam, within = float(steps[is_seam].mean()), float(steps[~is_seam].mean())
+    ratio = seam / within if within > 0 else (1.0 if seam == 0 else math.inf)
+    return {"seam": seam, "within": within, "ratio": ratio, "seams": len(cuts)}
