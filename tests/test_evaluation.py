@@ -113,3 +113,27 @@ def test_playground_recombines_codes():
 def test_markdown_table():
     text = markdown_table({"a": {"x": 1.234, "y": "ok"}, "b": {"x": None}}, ["x", "y"], digits=1)
     assert text.splitlines() == ["| model | x | y |", "|---|---|---|", "| a | 1.2 | ok |", "| b | – | – |"]
+
+
+def test_claims_get_computed_verdicts_and_skip_unmeasured_rows():
+    from vgan_lesson.evaluation import check_claims
+
+    rows = {"EncGAN3 (Enc+G)": {"fvd": 1.0}, "EncGAN3 (G)": {"fvd": 3.0, "is": 2.0, "h_y_given_x": 0.5},
+            "G3AN": {"fvd": 2.0, "is": 3.0, "h_y_given_x": 0.9}}
+    verdicts = {c["claim"].split(" (UvA")[0]: c["verdict"] for c in check_claims(rows)}
+    assert verdicts == {"EncGAN3 has a lower video FID than G3AN": "reproduced",
+                        "EncGAN3 has a higher IS than G3AN": "not reproduced",
+                        "EncGAN3 has a lower H(y|x) than G3AN": "reproduced",
+                        "EncGAN3 (Enc+G) beats EncGAN3 (G)": "reproduced"}
+
+
+@pytest.mark.skipif(not __import__("vgan_lesson.pretrained", fromlist=["x"]).available("model"),
+                    reason="no shipped checkpoints")
+def test_report_on_shipped_models_runs_and_real_beats_models():
+    from vgan_lesson.evaluation import encgan3_report
+
+    report = encgan3_report("shapes", num_eval=64)
+    rows = report["rows"]
+    assert {"real clips (reference)", "G3AN", "EncGAN3 (G)", "EncGAN3 (Enc+G)"} <= set(rows)
+    assert all(rows["real clips (reference)"]["fvd"] < r["fvd"] for k, r in rows.items() if k != "real clips (reference)")
+    assert len(report["claims"]) == 4

@@ -129,3 +129,92 @@ def markdown_table(rows: dict[str, dict[str, Any]], columns: list[str], digits: 
     for name, row in rows.items():
         lines.append("| " + " | ".join([name, *(fmt(row.get(c)) for c in columns)]) + " |")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# EncGAN3 Tables 1–4 on our data (lesson 03 and benchmarks/reproduce.py)
+# --------------------------------------------------------------------------------------------------
+
+SCORE_COLUMNS = ["fid", "fvd", "is", "h_y", "h_y_given_x"]
+
+#: The EncGAN3 claims we check: (table, claim, rows compared, column, "lower"/"higher" is better).
+#: The verdict is computed from our measured rows; the paper's own figures (UvA-NEMO) are quoted.
+ENCGAN3_CLAIMS = [
+    ("Table 1", "EncGAN3 has a lower video FID than G3AN (UvA 87.63 vs 91.77)",
+     ("EncGAN3 (Enc+G)", "G3AN"), "fvd", "lower"),
+    ("Table 2", "EncGAN3 has a higher IS than G3AN (UvA 571.29 vs 85.44)", ("EncGAN3 (G)", "G3AN"), "is", "higher"),
+    ("Table 2", "EncGAN3 has a lower H(y|x) than G3AN (UvA 0.151 vs 1.593)",
+     ("EncGAN3 (G)", "G3AN"), "h_y_given_x", "lower"),
+    ("Table 3", "EncGAN3 (Enc+G) beats EncGAN3 (G) (UvA 87.16 vs 93.65)",
+     ("EncGAN3 (Enc+G)", "EncGAN3 (G)"), "fvd", "lower"),
+    ("Table 3", "F-SA helps G3AN (UvA 91.77 vs 95.47)", ("G3AN", "G3AN w/o F-SA"), "fvd", "lower"),
+    ("Table 3", "F-SA helps EncGAN3 (Enc+G) (UvA 87.16 vs 87.52)",
+     ("EncGAN3 (Enc+G)", "EncGAN3 w/o F-SA (Enc+G)"), "fvd", "lower"),
+    ("Table 4", "G_S helps (UvA 87.16 vs 88.06)", ("EncGAN3 (Enc+G)", "no G_S (Enc+G)"), "fvd", "lower"),
+    ("Table 4", "G_T helps (UvA 87.16 vs 90.71)", ("EncGAN3 (Enc+G)", "no G_T (Enc+G)"), "fvd", "lower"),
+    ("Table 4", "G_S and G_T together help (UvA 87.16 vs 95.50)",
+     ("EncGAN3 (Enc+G)", "no G_S, G_T (Enc+G)"), "fvd", "lower"),
+]
+
+
+def check_claims(rows: dict[str, dict[str, float]], claims=ENCGAN3_CLAIMS) -> list[dict[str, Any]]:
+    """Each claim whose rows were measured, with both values and a computed verdict."""
+    out = []
+    for table, text, (ours, theirs), column, better in claims:
+        if ours not in rows or theirs not in rows:
+            continue
+        a, b = rows[ours][column], rows[theirs][column]
+        held = a < b if better == "lower" else a > b
+        out.append({"table": table, "claim": text, "column": column, ours: a, theirs: b,
+                    "verdict": "reproduced" if held else "not reproduced"})
+    return out
+
+
+def encgan3_report(dataset: str = "shapes", num_eval: int = 256, seed: int = 0, ablation_steps: int = 0,
+                   batch_size: int = 16, device: str | None = None, extra: dict | None = None) -> dict[str, Any]:
+    """EncGAN3 Tables 1–4 on ``dataset`` at lesson scale.
+
+    The shipped G3AN and EncGAN3 are scored from prior noise ("(G)") and EncGAN3 also from the codes
+    of held-out clips ("(Enc+G)"), against ``num_eval`` held-out clips, with the shipped evaluators;
+    a second held-out set gives the "real clips" reference. With ``ablation_steps > 0`` every variant
+    of Tables 3 and 4 (:func:`vgan_lesson.models.encgan3.ablation_configs`) is trained from scratch for
+    that many steps (same data, seed and budget for each) and scored the same way; those rows
+    replace the shipped ones, so each claim compares models of one budget. ``extra`` adds models
+    (name -> model) scored from prior noise. Returns ``rows``, ``claims`` (see :func:`check_claims`)
+    and the settings.
+    """
+    from .data import make_dataset
+    from .models.encgan3 import EncGAN3, ablation_configs
+    from .pretrained import load_pretrained, load_pretrained_evaluator
+    from .training import TrainConfig, train
+
+    frame_eval = load_pretrained_evaluator(dataset, "frame")
+    video_eval = load_pretrained_evaluator(dataset, "video")
+    size, frames = video_eval.config.size, video_eval.config.frames
+    real = make_dataset(dataset, "test", size=size, frames=frames, seed=seed).batch(range(num_eval))["video"]
+    other = make_dataset(dataset, "test", size=size, frames=frames, seed=seed + 1).batch(range(num_eval))["video"]
+
+    def score(videos: Tensor) -> dict[str, float]:
+        return video_scores(videos, real, frame_eval, video_eval)
+
+    def add(rows: dict, name: str, model) -> None:
+        rows[f"{name} (G)" if name not in ("G3AN", "G3AN w/o F-SA") else name] = score(generate(model, num_eval, seed=seed))
+        if model.config.use_encoder:
+            rows[f"{name} (Enc+G)"] = score(generate(model, num_eval, "encoded", real=other))
+
+    rows: dict[str, dict[str, float]] = {"real clips (reference)": score(other)}
+    if ablation_steps:
+        train_set = make_dataset(dataset, "train", size=size, frames=frames, seed=seed)
+        for name, cfg in ablation_configs("lesson").items():
+            model = EncGAN3(cfg)
+            train(model, train_set, TrainConfig(steps=ablation_steps, batch_size=batch_size, seed=seed,
+                                                device=device, out_dir=None, progress=False, sample_every=0),
+                  callbacks=[])
+            add(rows, name, model.cpu())
+    else:
+        add(rows, "G3AN", load_pretrained("g3an", dataset))
+        add(rows, "EncGAN3", load_pretrained("encgan3", dataset))
+    for name, model in (extra or {}).items():
+        rows[name] = score(generate(model, num_eval, seed=seed))
+    return {"dataset": dataset, "num_eval": num_eval, "seed": seed, "ablation_steps": ablation_steps,
+            "rows": rows, "claims": check_claims(rows)}
