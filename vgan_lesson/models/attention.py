@@ -136,7 +136,8 @@ class SpatialSelfAttention(_AxisSelfAttention):
 class FactorizedSelfAttention(nn.Module):
     """F-SA (EncGAN3 Sec. 3, G3AN Sec. 3.2): temporal self-attention followed by spatial self-attention.
 
-    Factorising costs ``T² + (H·W)²`` dot products per channel and pixel-frame instead of
+    Factorising needs ``H·W·T² + T·(H·W)² = T·H·W·(T + H·W)`` attention weights per clip (each of the
+    H·W pixels attends over T frames, then each of the T frames over H·W pixels) instead of
     ``(T·H·W)²`` for full spatio-temporal attention. Input and output ``(B, C, T, H, W)``; with both
     gammas at their initial 0 the module is exactly the identity.
     """
