@@ -76,7 +76,7 @@ RECIPES: dict[str, Recipe] = {
     "g3an_faces": Recipe("model", "faces", "g3an", steps=1500, batch_size=16),
     "evaluator_shapes_frame": Recipe("evaluator", "shapes", "frame", steps=3000, batch_size=32),
     "evaluator_shapes_video": Recipe("evaluator", "shapes", "video", steps=1000, batch_size=32),
-    "evaluator_faces_frame": Recipe("evaluator", "faces", "frame", steps=3000, batch_size=32),
+    "evaluator_faces_frame": Recipe("evaluator", "faces", "frame", steps=8000, batch_size=32),
     "evaluator_faces_video": Recipe("evaluator", "faces", "video", steps=1000, batch_size=32),
     "evaluator_faces_identity": Recipe("evaluator", "faces", "identity", steps=1500, batch_size=32),
     "evaluator_dancer_frame": Recipe("evaluator", "dancer", "frame", steps=3000, batch_size=32),
