@@ -93,3 +93,54 @@ def test_pretrain_command_trains_and_exports_a_recipe(tmp_path, monkeypatch):
     model = load_pretrained("encgan3", "shapes")
     assert isinstance(model, EncGAN3) and model.config.size == 16
     assert pretrained.available("model") == ["encgan3_shapes"]
+
+
+# --------------------------------------------------------------------------------------------------
+# the files that ship in checkpoints/
+# --------------------------------------------------------------------------------------------------
+
+def _halfway(accuracy: float, classes: int) -> bool:
+    """At least halfway from chance to perfect (chance: 1/classes)."""
+    chance = 1 / classes
+    return (accuracy - chance) / (1 - chance) >= 0.5
+
+
+@pytest.mark.parametrize("name", pretrained.available("evaluator"))
+def test_shipped_evaluator_matches_its_manifest_and_is_accurate(name):
+    from vgan_lesson.data import make_dataset
+    from vgan_lesson.evaluators import TARGETS, accuracy
+
+    recipe = RECIPES[name]
+    model = pretrained.load_pretrained_evaluator(recipe.dataset, recipe.model)     # sha256 checked
+    entry = pretrained.manifest_entry(name)
+    assert entry["steps"] == recipe.steps and entry["seed"] == recipe.seed and entry["commit"] != "unknown"
+    targets = {k: v for k, v in TARGETS[(recipe.dataset, recipe.model)].items() if isinstance(v, int)}
+    for target, classes in targets.items():
+        if recipe.model == "identity":
+            continue                                     # judged by verification on held-out identities
+        assert _halfway(entry["held_out"][f"{target}_accuracy"], classes), (target, entry["held_out"])
+    if recipe.model == "identity":
+        assert entry["held_out"]["verification_accuracy"] >= 0.75
+    else:
+        held_out = make_dataset(recipe.dataset, "test", size=model.config.size, frames=model.config.frames,
+                                num_clips=128, seed=recipe.seed + 1)
+        again = accuracy(model, held_out, num=128)        # the first 128 of the manifest's 512 clips
+        for target in targets:
+            assert abs(again[f"{target}_accuracy"] - entry["held_out"][f"{target}_accuracy"]) <= 0.1, target
+
+
+@pytest.mark.parametrize("name", pretrained.available("model"))
+def test_shipped_model_loads_and_generates(name):
+    recipe = RECIPES[name]
+    model = load_pretrained(recipe.model, recipe.dataset)
+    entry = pretrained.manifest_entry(name)
+    assert entry["command"].startswith(f"python -m vgan_lesson pretrain {name}") and entry["bytes"] < 4e6
+    clips = model.sample(2, torch.Generator().manual_seed(0))
+    assert clips.shape == (2, 3, 16, 32, 32) and clips.abs().max() <= 1
+    assert clips[:, :, 1:].sub(clips[:, :, :-1]).abs().mean() > 1e-3        # it moves
+    assert clips.std() > 0.05                                               # not a flat grey
+
+
+def test_shipped_files_stay_small():
+    total = sum(p.stat().st_size for p in pretrained.checkpoint_dir().rglob("*.pt"))
+    assert total < 30e6, f"shipped weights take {total / 1e6:.1f} MB"
