@@ -137,3 +137,15 @@ def test_report_on_shipped_models_runs_and_real_beats_models():
     assert {"real clips (reference)", "G3AN", "EncGAN3 (G)", "EncGAN3 (Enc+G)"} <= set(rows)
     assert all(rows["real clips (reference)"]["fvd"] < r["fvd"] for k, r in rows.items() if k != "real clips (reference)")
     assert len(report["claims"]) == 4
+
+
+def test_playground_widget_redraws_on_change():
+    torch.manual_seed(0)
+    model = EncGAN3(EncGAN3Config(**TINY))
+    play = LatentPlayground(model, torch.rand(2, 3, 16, 16, 16) * 2 - 1, noise=1)
+    box = play.widget()
+    image = box.children[-1]
+    first = bytes(image.value)
+    assert first[:3] == b"GIF"
+    box.children[0].children[0].value = "noise 0"          # pick another content source
+    assert bytes(image.value) != first

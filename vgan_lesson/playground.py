@@ -100,14 +100,19 @@ class LatentPlayground:
                              a=w if which == "content" else 0.0, b=w if which == "motion" else 0.0) for w in ws]
         return torch.cat(clips)
 
-    def widget(self, fps: float = 8):
+    def widget(self, fps: float = 8, scale: int | None = None):
         """ipywidgets controls (content, second content, a; motion, second motion, b; mode) above the
-        generated video, which is redrawn whenever a control changes."""
+        generated video, which is redrawn whenever a control changes.
+
+        The video is an ``ipywidgets.Image`` holding the GIF (no ``Output`` widget: capturing display
+        output inside an Output widget can stall headless execution under nbclient/papermill).
+        """
         import ipywidgets as w
-        from IPython.display import display
 
-        from .viz import show_gif
+        from .viz import gif_bytes
 
+        size = int(self.videos.shape[-1])
+        scale = max(1, 128 // size) if scale is None else scale
         opts = list(self.names)
         content = w.Dropdown(options=opts, value=opts[0], description="content")
         content_b = w.Dropdown(options=opts, value=opts[min(1, len(opts) - 1)], description="content B")
@@ -116,16 +121,14 @@ class LatentPlayground:
         motion_b = w.Dropdown(options=opts, value=opts[min(1, len(opts) - 1)], description="motion B")
         b = w.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.1, description="b (motion)")
         mode = w.ToggleButtons(options=list(PLAY_MODES), value="interpolate", description="mode")
-        out = w.Output()
+        image = w.Image(format="gif")
 
         def redraw(*_):
             clip = self.render(content.value, motion.value, content_b.value, motion_b.value, a.value, b.value,
                                mode.value)
-            out.clear_output(wait=True)
-            with out:
-                display(show_gif(clip, fps=fps))
+            image.value = gif_bytes(clip, fps=fps, scale=scale)
 
         for control in (content, content_b, a, motion, motion_b, b, mode):
             control.observe(redraw, names="value")
         redraw()
-        return w.VBox([w.HBox([content, content_b, a]), w.HBox([motion, motion_b, b]), mode, out])
+        return w.VBox([w.HBox([content, content_b, a]), w.HBox([motion, motion_b, b]), mode, image])
