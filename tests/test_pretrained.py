@@ -119,7 +119,10 @@ def test_shipped_evaluator_matches_its_manifest_and_is_accurate(name):
         # Every factor a quarter of the way from chance to perfect, the factors on average half way.
         # (faces' frame factors are the hardest: 96 training identities, e.g. skin tone 41% of 8 classes.)
         lifts = {t: _above_chance(entry["held_out"][f"{t}_accuracy"], k) for t, k in targets.items()}
-        assert min(lifts.values()) >= 0.25 and sum(lifts.values()) / len(lifts) >= 0.5, entry["held_out"]
+        assert not lifts or (min(lifts.values()) >= 0.25 and sum(lifts.values()) / len(lifts) >= 0.5), entry["held_out"]
+        r2 = {k: v for k, v in entry["held_out"].items() if k.endswith("_r2")}   # regressed factors (dancer)
+        assert lifts or r2, entry["held_out"]
+        assert all(v >= 0.5 for v in r2.values()), r2
     if recipe.model == "identity":
         assert entry["held_out"]["verification_accuracy"] >= 0.75
     else:
