@@ -130,3 +130,10 @@ def test_seam_score_sees_concatenated_clips_and_not_smooth_motion():
         seam_score(stitched, [0, 16])
     with pytest.raises(ValueError, match="do not match"):
         seam_score(stitched, bounds, features=torch.zeros(1, 10, 3))
+
+
+def test_ssim_in_chunks_equals_one_call():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 3, 4, 16, 16, generator=g) * 2 - 1
+    y = (x + 0.2 * torch.randn(x.shape, generator=g)).clamp(-1, 1)
+    assert ssim(x, y, chunk=8) == pytest.approx(ssim(x, y), abs=1e-6)       # 2 videos, then 1
