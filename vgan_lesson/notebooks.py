@@ -55,6 +55,8 @@ def policy_problems(path: str | Path) -> list[str]:
     params = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(params) != 1:
         problems.append(f"expected exactly one cell tagged 'parameters', found {len(params)}")
+    if "widgets" in nb.metadata:
+        problems.append("notebook metadata holds ipywidgets state from a run (strip it: notebooks --strip)")
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -104,6 +106,7 @@ def strip_for_commit(nb):
         cell.metadata.pop("execution", None)
         cell.metadata.pop("papermill", None)
     nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)            # ipywidgets state of a run (lesson 04 stores GIFs in it)
     return nb
 
 

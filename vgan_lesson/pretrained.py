@@ -70,10 +70,10 @@ class Recipe:
 #: Every shipped file and how it is trained (lesson scale, one CPU thread each; the budget was set by
 #: what fits beside a working session on a 2-core machine: EncGAN3 ~1.1 s/step, G3AN ~0.45 s/step).
 RECIPES: dict[str, Recipe] = {
-    "encgan3_shapes": Recipe("model", "shapes", "encgan3", steps=1000, batch_size=16),
-    "g3an_shapes": Recipe("model", "shapes", "g3an", steps=1500, batch_size=16),
-    "encgan3_faces": Recipe("model", "faces", "encgan3", steps=1000, batch_size=16),
-    "g3an_faces": Recipe("model", "faces", "g3an", steps=1500, batch_size=16),
+    "encgan3_shapes": Recipe("model", "shapes", "encgan3", steps=2000, batch_size=16),
+    "g3an_shapes": Recipe("model", "shapes", "g3an", steps=3000, batch_size=16),
+    "encgan3_faces": Recipe("model", "faces", "encgan3", steps=2000, batch_size=16),
+    "g3an_faces": Recipe("model", "faces", "g3an", steps=3000, batch_size=16),
     "evaluator_shapes_frame": Recipe("evaluator", "shapes", "frame", steps=3000, batch_size=32),
     "evaluator_shapes_video": Recipe("evaluator", "shapes", "video", steps=1000, batch_size=32),
     "evaluator_faces_frame": Recipe("evaluator", "faces", "frame", steps=8000, batch_size=32),
