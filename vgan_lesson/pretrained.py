@@ -178,14 +178,12 @@ def verify(path: str | os.PathLike) -> dict[str, Any] | None:
 def export_model(checkpoint: str | os.PathLike, path: str | os.PathLike, **entry: Any) -> dict[str, Any]:
     """Keep only the weights and config of a training checkpoint; write them atomically to ``path``
     and record a manifest entry (``entry`` plus the step, final losses and training time)."""
-    from .training import read_checkpoint
+    from .training import History, read_checkpoint
 
     ckpt = read_checkpoint(checkpoint)
     payload = {"format": PRETRAINED_FORMAT, "model_class": ckpt["model_class"], "model_config": ckpt["model_config"],
                "state_dict": ckpt["model"], "step": ckpt["step"]}
     atomic_save(payload, path)
-    from .training import History
-
     losses = History.from_state(ckpt["history"]).losses
     final = {k: round(sum(v[-100:]) / len(v[-100:]), 4) for k, v in losses.items() if len(v)}
     return record(path, {**entry, "steps": ckpt["step"], "model_class": ckpt["model_class"],
