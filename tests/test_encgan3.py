@@ -121,9 +121,8 @@ def _changed(before, after) -> set[str]:
     return {g for g in before if any(not torch.equal(a, b) for a, b in zip(before[g], after[g]))}
 
 
-@pytest.mark.parametrize("use_encoder, order", [(True, ["D", "Enc", "G"]), (False, ["D", "G"])])
-def test_train_step_updates_d_then_enc_then_g(clips, monkeypatch, use_encoder, order):
-    model = EncGAN3(tiny(use_encoder=use_encoder))
+def spy_updates(model, monkeypatch) -> list[tuple[str, set[str]]]:
+    """Record every ``model.update(name, loss)`` call with the parameter groups it changed."""
     calls: list[tuple[str, set[str]]] = []
     original = model.update
     state = {"params": _snapshot(model)}
@@ -135,6 +134,13 @@ def test_train_step_updates_d_then_enc_then_g(clips, monkeypatch, use_encoder, o
         state["params"] = now
 
     monkeypatch.setattr(model, "update", spy)
+    return calls
+
+
+@pytest.mark.parametrize("use_encoder, order", [(True, ["D", "Enc", "G"]), (False, ["D", "G"])])
+def test_train_step_updates_d_then_enc_then_g(clips, monkeypatch, use_encoder, order):
+    model = EncGAN3(tiny(use_encoder=use_encoder))
+    calls = spy_updates(model, monkeypatch)
     logs = model.train_step({"video": clips[:4]}, 1, torch.Generator().manual_seed(0))
     assert [name for name, _ in calls] == order
     for name, changed in calls:  # each phase moves its own module and nothing else

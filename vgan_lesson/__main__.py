@@ -26,24 +26,37 @@ def _parse_param(text: str):
         return key, value
 
 
-TRAIN_MODELS = ("encgan3", "g3an")
-TRAIN_DATASETS = ("shapes", "faces")
+TRAIN_MODELS = ("encgan3", "g3an", "rencgan3", "rencgan3_encg")
+TRAIN_DATASETS = ("shapes", "faces", "dancer")
 
 
 def build_model(name: str, scale: str = "lesson", **overrides):
     """The model ``name`` at ``scale`` (``"lesson"`` or ``"paper"``) with config ``overrides``.
 
-    ``"g3an"`` is EncGAN3's generator trained from noise alone (``use_encoder=False``).
+    ``"g3an"`` is EncGAN3's generator trained from noise alone (``use_encoder=False``);
+    ``"rencgan3"`` is REncGAN3 and ``"rencgan3_encg"`` its Enc_G variant (``joint=False``).
     """
     from .checks import check_choice
     from .models.encgan3 import EncGAN3, EncGAN3Config
+    from .models.rencgan3 import REncGAN3, REncGAN3Config
 
     check_choice("model", name, TRAIN_MODELS)
+    if name.startswith("rencgan3"):
+        if name == "rencgan3_encg":
+            if overrides.get("joint", False):
+                raise ValueError("model 'rencgan3_encg' trains Enc and G separately: drop joint=true or use rencgan3")
+            overrides = {**overrides, "joint": False}
+        return REncGAN3(REncGAN3Config.for_scale(scale, **overrides))
     if name == "g3an":
         if overrides.get("use_encoder", False):
             raise ValueError("model 'g3an' has no encoder: drop use_encoder=true or use --model encgan3")
         overrides = {**overrides, "use_encoder": False}
     return EncGAN3(EncGAN3Config.for_scale(scale, **overrides))
+
+
+def training_frames(config) -> int:
+    """Frames per training video: a clip (EncGAN3, G3AN) or a window of overlapping clips (REncGAN3)."""
+    return getattr(config, "window", config.frames)
 
 
 def run_training(args: argparse.Namespace):
@@ -55,7 +68,7 @@ def run_training(args: argparse.Namespace):
     check_choice("dataset", args.dataset, TRAIN_DATASETS)
     model = build_model(args.model, args.scale, **dict(args.overrides))
     c = model.config
-    data = make_dataset(args.dataset, split="train", size=c.size, frames=c.frames)
+    data = make_dataset(args.dataset, split="train", size=c.size, frames=training_frames(c))
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, device=args.device,
                          amp=args.amp, out_dir=args.out, sample_every=args.sample_every,
                          checkpoint_every=args.checkpoint_every)

@@ -46,7 +46,7 @@ def check_tensor(name: str, x, ndim: int | tuple[int, ...], layout: str, channel
     if value_range is not None and x.numel():
         lo, hi = value_range
         tol = 1e-4
-        mn, mx = float(x.min()), float(x.max())
+        mn, mx = float(x.detach().min()), float(x.detach().max())
         if not (mn >= lo - tol and mx <= hi + tol):
             raise ValueError(f"{name} must have values in [{lo}, {hi}], got min {mn:.4g}, max {mx:.4g}"
                              + (" (NaN present)" if torch.isnan(x).any() else ""))

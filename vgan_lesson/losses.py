@@ -60,16 +60,21 @@ def l1_reconstruction(x: Tensor, x_hat: Tensor) -> Tensor:
     return (x - x_hat).abs().mean()
 
 
-def video_reconstruction(x: Tensor, x_hat: Tensor) -> Tensor:
-    """The reconstruction terms of EncGAN3 Eq. 1 and Eq. 2 for videos ``(N, C, T, H, W)``:
+def video_reconstruction(x: Tensor, x_hat: Tensor, reference: int = 0, reference_weight: float = 1.0) -> Tensor:
+    """The reconstruction terms of EncGAN3 Eq. 1 and Eq. 2 and of REncGAN3 Eq. 2, for videos ``(N, C, T, H, W)``:
 
-    ``||x_0 - x_hat_0|| + sum_j ||x_j - x_hat_j||`` — the content frame once on its own (the content
-    stream's target) plus every frame of the clip rebuilt from the content frame and the difference
-    maps. With the L1 mean per pixel this is ``mean|x_0 - x_hat_0| + mean|x - x_hat|``.
+    ``||x_ref - x_hat_ref|| + sum_j ||x_j - x_hat_j||`` — the frame the clip is rebuilt from, once on
+    its own, plus every frame of the clip rebuilt from it and the difference maps. EncGAN3 rebuilds
+    from the content frame (``reference=0``), REncGAN3 from its reference frame ``r = T_c / 2``
+    (Eq. 3). With the L1 mean per pixel this is
+    ``reference_weight · mean|x_ref - x_hat_ref| + mean|x - x_hat|``.
     """
     check_tensor("x", x, 5, "(N, C, T, H, W)")
     _check_pair(x, x_hat)
-    return (x[:, :, 0] - x_hat[:, :, 0]).abs().mean() + (x - x_hat).abs().mean()
+    if isinstance(reference, bool) or not isinstance(reference, int) or not 0 <= reference < x.shape[2]:
+        raise ValueError(f"reference must be a frame index in [0, {x.shape[2] - 1}], got {reference!r}")
+    return (reference_weight * (x[:, :, reference] - x_hat[:, :, reference]).abs().mean()
+            + (x - x_hat).abs().mean())
 
 
 def encoder_loss(x: Tensor, x_hat: Tensor, mu_x: Tensor, logvar_x: Tensor, mu_v: Tensor, logvar_v: Tensor,

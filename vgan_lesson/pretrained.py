@@ -56,7 +56,7 @@ class Recipe:
 
     kind: str
     dataset: str
-    model: str = ""                 # "encgan3" | "g3an" for models; "frame" | "video" | "identity" for evaluators
+    model: str = ""                 # "encgan3" | "g3an" | "rencgan3" | "rencgan3_encg" for models; "frame" | "video" | "identity" for evaluators
     steps: int = 1000
     batch_size: int = 16
     seed: int = 0
@@ -74,6 +74,9 @@ RECIPES: dict[str, Recipe] = {
     "g3an_shapes": Recipe("model", "shapes", "g3an", steps=3000, batch_size=16),
     "encgan3_faces": Recipe("model", "faces", "encgan3", steps=2000, batch_size=16),
     "g3an_faces": Recipe("model", "faces", "g3an", steps=3000, batch_size=16),
+    # REncGAN3: batches of 8 windows of 24 frames = 16 clips, the same clips per step as EncGAN3
+    "rencgan3_dancer": Recipe("model", "dancer", "rencgan3", steps=2000, batch_size=8),
+    "rencgan3_encg_dancer": Recipe("model", "dancer", "rencgan3_encg", steps=2000, batch_size=8),
     "evaluator_shapes_frame": Recipe("evaluator", "shapes", "frame", steps=3000, batch_size=32),
     "evaluator_shapes_video": Recipe("evaluator", "shapes", "video", steps=1000, batch_size=32),
     "evaluator_faces_frame": Recipe("evaluator", "faces", "frame", steps=8000, batch_size=32),
@@ -193,8 +196,9 @@ def export_model(checkpoint: str | os.PathLike, path: str | os.PathLike, **entry
 
 def _model_classes() -> dict[str, type]:
     from .models.encgan3 import EncGAN3, EncGAN3Config
+    from .models.rencgan3 import REncGAN3, REncGAN3Config
 
-    return {"EncGAN3": (EncGAN3, EncGAN3Config)}
+    return {"EncGAN3": (EncGAN3, EncGAN3Config), "REncGAN3": (REncGAN3, REncGAN3Config)}
 
 
 def load_model_file(path: str | os.PathLike, expected_class: str | None = None):
@@ -291,13 +295,13 @@ def pretrain_one(name: str, out: str | os.PathLike | None = None, work: str | os
                                entry={**entry, "command": _command_line(name, threads, steps, recipe.steps)},
                                **recipe.overrides)
 
-    from .__main__ import build_model
+    from .__main__ import build_model, training_frames
     from .data import make_dataset
     from .training import TrainConfig, latest_checkpoint, read_checkpoint, train
 
     model = build_model(recipe.model, "lesson", **recipe.overrides)
     c = model.config
-    data = make_dataset(recipe.dataset, split="train", size=c.size, frames=c.frames, seed=recipe.seed)
+    data = make_dataset(recipe.dataset, split="train", size=c.size, frames=training_frames(c), seed=recipe.seed)
     run_dir = Path(work) / name
     if not export_only:
         config = TrainConfig(steps=steps, batch_size=recipe.batch_size, seed=recipe.seed, device="cpu",

@@ -317,11 +317,17 @@ class Trainable(nn.Module):
             torch.nn.utils.clip_grad_norm_(params, ctx.max_grad_norm)
         optimizer.step()
 
-    def update(self, name: str, loss: Tensor, retain_graph: bool = False) -> None:
-        """One optimizer update: zero ``name``'s gradients, backward ``loss``, then :meth:`step_optimizer`."""
-        self._optimizer(name).zero_grad(set_to_none=True)
+    def update(self, name: str | tuple[str, ...], loss: Tensor, retain_graph: bool = False) -> None:
+        """One optimizer update: zero ``name``'s gradients, backward ``loss``, then :meth:`step_optimizer`.
+
+        ``name`` may be a tuple: several optimizers trained on one loss (REncGAN3's Enc + G, Eq. 2)
+        get one backward and are stepped in turn."""
+        names = (name,) if isinstance(name, str) else tuple(name)
+        for n in names:
+            self._optimizer(n).zero_grad(set_to_none=True)
         self.backward(loss, retain_graph=retain_graph)
-        self.step_optimizer(name)
+        for n in names:
+            self.step_optimizer(n)
 
     def randn(self, *shape: int, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> Tensor:
         """Standard normal noise ``shape`` (first dimension: this rank's batch) on the model's device.

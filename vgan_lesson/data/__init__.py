@@ -12,7 +12,7 @@ from .base import ProceduralVideoDataset, derive_seed
 from .clipfile import ClipDataset, ClipFile, from_uint8, load_clips, save_clips, to_uint8
 from .clips import clip_starts, cut_clips
 from .dancer import DancerDataset
-from .diffmaps import difference_maps, reconstruct_from_differences
+from .diffmaps import difference_maps, recall_reconstruct, reconstruct_from_differences
 from .faces import FacesDataset
 from .shapes import ShapesDataset
 
@@ -36,6 +36,6 @@ def make_dataset(name: str, split: str = "train", **kwargs) -> ProceduralVideoDa
 __all__ = [
     "DATASETS", "make_dataset", "ProceduralVideoDataset", "derive_seed",
     "ShapesDataset", "FacesDataset", "DancerDataset",
-    "difference_maps", "reconstruct_from_differences", "clip_starts", "cut_clips",
+    "difference_maps", "reconstruct_from_differences", "recall_reconstruct", "clip_starts", "cut_clips",
     "ClipFile", "ClipDataset", "save_clips", "load_clips", "to_uint8", "from_uint8",
 ]

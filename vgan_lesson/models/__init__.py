@@ -7,6 +7,7 @@
   optionally class-aware (category head or label input), and ``random_frame`` for D_I;
 * ``encoders``: EncGAN3's content encoder (first frame) and motion encoder (difference maps, FC);
 * ``encgan3``: EncGAN3 and, with ``use_encoder=False``, G3AN (Eq. 1-4, the D -> Enc -> G schedule);
+* ``rencgan3``: REncGAN3, EncGAN3 with the recall link for long videos (Eq. 1-5, the Markov chain);
 * ``frames``: the frame baselines of lesson 01 (VAE, DCGAN, VAE/GAN).
 
 >>> import torch
@@ -23,6 +24,7 @@ from .blocks import (G3Block, G3Streams, G3Trunk, VideoHead, conv2d_block, conv3
 from .discriminators import (ImageDiscriminator, VideoDiscriminator, one_hot_labels, random_frame, split_logits)
 from .encgan3 import EncGAN3, EncGAN3Config, ablation_configs
 from .encoders import ContentEncoder, MotionEncoder
+from .rencgan3 import REncGAN3, REncGAN3Config
 from .frames import FrameGAN, FrameModelConfig, FrameVAE, FrameVAEGAN, make_frame_model
 
 __all__ = [
@@ -31,6 +33,6 @@ __all__ = [
     "FactorizedSelfAttention", "TemporalSelfAttention", "SpatialSelfAttention",
     "to_temporal_tokens", "from_temporal_tokens", "to_spatial_tokens", "from_spatial_tokens",
     "ImageDiscriminator", "VideoDiscriminator", "random_frame", "split_logits", "one_hot_labels",
-    "ContentEncoder", "MotionEncoder", "EncGAN3", "EncGAN3Config", "ablation_configs",
+    "ContentEncoder", "MotionEncoder", "EncGAN3", "EncGAN3Config", "ablation_configs", "REncGAN3", "REncGAN3Config",
     "FrameModelConfig", "FrameVAE", "FrameGAN", "FrameVAEGAN", "make_frame_model",
 ]

@@ -165,13 +165,13 @@ class EncGAN3Config:
                       **overrides})
 
     @classmethod
-    def for_scale(cls, scale: str, **overrides: Any) -> "EncGAN3Config":
+    def for_scale(cls, scale: str, **overrides: Any):
         """``lesson(**overrides)`` or ``paper(**overrides)`` by name (a clear error for anything else)."""
         check_choice("scale", scale, SCALES)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise ValueError(f"unknown EncGAN3Config field(s) {unknown}; expected some of {sorted(known)}")
+            raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; expected some of {sorted(known)}")
         return cls.lesson(**overrides) if scale == "lesson" else cls.paper(**overrides)
 
 
