@@ -3,12 +3,17 @@
     python benchmarks/reproduce.py                          # shipped models, shapes and faces
     python benchmarks/reproduce.py --ablation-steps 300     # also train every Table 3/4 variant (slow)
     python benchmarks/reproduce.py --datasets shapes --num-eval 512
+    python benchmarks/reproduce.py --papers rencgan3 --length 256   # REncGAN3 only, longer chains
 
 For each dataset: EncGAN3 Tables 1–3 from the shipped lesson-scale G3AN and EncGAN3, scored with the
 shipped evaluators (:func:`vgan_lesson.evaluation.encgan3_report`); with ``--ablation-steps N`` every
 variant of Tables 3 and 4 is trained from scratch for N steps (same data, seed and budget each) and
 scored. Every claim is printed beside the paper's figure with a verdict computed from our numbers.
-REncGAN3, FEV-GAN and VICE-GAN rows join this report when those models exist in the package.
+REncGAN3 (Tables 1–2, Fig. 2–3 and the recall claims on ``dancer``): the shipped REncGAN3 against its
+Enc_G variant (EncGAN3's separate updates on the same data), 16-frame clips from prior noise, long
+videos from the recall chain, their joins against independent clips glued together, quality along
+the length and how close the motion comes to repeating (:func:`vgan_lesson.evaluation.rencgan3_report`).
+FEV-GAN and VICE-GAN rows join this report when those models exist in the package.
 The last line is one JSON object with every figure.
 """
 from __future__ import annotations
@@ -20,12 +25,14 @@ import time
 
 import torch
 
-from vgan_lesson.evaluation import SCORE_COLUMNS, encgan3_report, markdown_table
+from vgan_lesson.evaluation import SCORE_COLUMNS, encgan3_report, markdown_table, rencgan3_report
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=["shapes", "faces"])
+    parser.add_argument("--papers", nargs="+", default=["encgan3", "rencgan3"], choices=["encgan3", "rencgan3"])
+    parser.add_argument("--datasets", nargs="+", default=["shapes", "faces"], help="EncGAN3's datasets")
+    parser.add_argument("--length", type=int, default=128, help="frames of REncGAN3's long videos")
     parser.add_argument("--num-eval", type=int, default=256)
     parser.add_argument("--ablation-steps", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
@@ -33,8 +40,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    everything = {}
-    for dataset in args.datasets:
+    everything, claims = {}, []
+    for dataset in args.datasets if "encgan3" in args.papers else []:
         t0 = time.perf_counter()
         report = encgan3_report(dataset, num_eval=args.num_eval, seed=args.seed, ablation_steps=args.ablation_steps)
         report["seconds"] = round(time.perf_counter() - t0, 1)
@@ -43,11 +50,25 @@ def main(argv=None) -> int:
         print(markdown_table(report["rows"], SCORE_COLUMNS))
         print()
         print(markdown_table({c["claim"]: c for c in report["claims"]}, ["table", "column", "verdict"], label="claim"))
-        everything[dataset] = report
-    held = sum(c["verdict"] == "reproduced" for r in everything.values() for c in r["claims"])
-    total = sum(len(r["claims"]) for r in everything.values())
-    print(f"\n{held} of {total} checked claims reproduced")
-    print(json.dumps({"encgan3": everything, "reproduced": held, "checked": total}))
+        everything[f"encgan3_{dataset}"] = report
+        claims += report["claims"]
+    if "rencgan3" in args.papers:
+        t0 = time.perf_counter()
+        report = rencgan3_report(num_eval=args.num_eval, length=args.length, seed=args.seed)
+        report["seconds"] = round(time.perf_counter() - t0, 1)
+        print(f"\n## REncGAN3 on dancer (shipped checkpoints; {args.num_eval} clips and long videos of "
+              f"{args.length} frames; {report['seconds']} s)\n")
+        print(markdown_table(report["rows"], SCORE_COLUMNS + ["seam_ratio", "repeat_ratio"]))
+        print("\nvideo FID along the length (Fig. 3), per 16-frame clip:")
+        for name, q in report["quality"].items():
+            print(f"  {name}: " + ", ".join(f"{p}: {v:.1f}" for p, v in zip(q["positions"], q["fvd"])))
+        print()
+        print(markdown_table({c["claim"]: c for c in report["claims"]}, ["table", "column", "verdict"], label="claim"))
+        everything["rencgan3_dancer"] = report
+        claims += report["claims"]
+    held = sum(c["verdict"] == "reproduced" for c in claims)
+    print(f"\n{held} of {len(claims)} checked claims reproduced")
+    print(json.dumps({"reports": everything, "reproduced": held, "checked": len(claims)}))
     return 0
 
 

@@ -139,6 +139,29 @@ def test_report_on_shipped_models_runs_and_real_beats_models():
     assert len(report["claims"]) == 4
 
 
+def test_rencgan3_report_measures_chains_against_glued_clips_with_verdicts():
+    """Untrained lesson-scale models (the report's plumbing, not their quality): every claim gets a
+    computed verdict, the real reference beats them, and glued independent clips show their seams."""
+    from vgan_lesson.evaluation import RENCGAN3_CLAIMS, rencgan3_report
+    from vgan_lesson.models import REncGAN3, REncGAN3Config
+
+    torch.manual_seed(0)
+    models = {"REncGAN3": REncGAN3(REncGAN3Config.lesson()),
+              "REncGAN3 (Enc_G)": REncGAN3(REncGAN3Config.lesson(joint=False))}
+    report = rencgan3_report(num_eval=8, length=48, models=models)
+    rows = report["rows"]
+    assert {"real clips (reference)", "REncGAN3 (G)", "REncGAN3 (long)", "EncGAN3 = REncGAN3 (Enc_G) (G)",
+            "REncGAN3 (Enc_G) (long)", "independent clips, glued"} <= set(rows)
+    assert all(rows["real clips (reference)"]["fvd"] < r["fvd"] for k, r in rows.items()
+               if "fvd" in r and k != "real clips (reference)")
+    assert 0.7 < rows["real clips (reference)"]["seam_ratio"] < 1.4       # real long videos: no seams
+    assert len(report["claims"]) == len(RENCGAN3_CLAIMS) + 1                # + the Fig. 3 tolerance check
+    assert {c["verdict"] for c in report["claims"]} <= {"reproduced", "not reproduced"}
+    assert report["quality"]["REncGAN3"]["positions"] == [0, 16, 32]
+    with pytest.raises(ValueError, match="length"):
+        rencgan3_report(num_eval=8, length=20, models=models)
+
+
 def test_playground_widget_redraws_on_change():
     torch.manual_seed(0)
     model = EncGAN3(EncGAN3Config(**TINY))

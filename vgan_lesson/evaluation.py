@@ -220,3 +220,102 @@ def encgan3_report(dataset: str = "shapes", num_eval: int = 256, seed: int = 0, 
         rows[name] = score(generate(model, num_eval, seed=seed))
     return {"dataset": dataset, "num_eval": num_eval, "seed": seed, "ablation_steps": ablation_steps,
             "rows": rows, "claims": check_claims(rows)}
+
+
+# --------------------------------------------------------------------------------------------------
+# REncGAN3 Tables 1–2, Fig. 2–3 and the recall claims on our data (lesson 05 and benchmarks/reproduce.py)
+# --------------------------------------------------------------------------------------------------
+
+#: The REncGAN3 claims we check, in the format of :data:`ENCGAN3_CLAIMS`. "EncGAN3" is the Enc_G
+#: variant: the same networks and data trained with EncGAN3's separate Enc and G updates — EncGAN3
+#: on ``dancer``. The paper's figures are quoted (UvA-NEMO for the tables).
+RENCGAN3_CLAIMS = [
+    ("Table 1", "REncGAN3 has a lower video FID than EncGAN3 (UvA 73.14 vs 87.63)",
+     ("REncGAN3 (G)", "EncGAN3 = REncGAN3 (Enc_G) (G)"), "fvd", "lower"),
+    ("Table 2", "REncGAN3 is less diverse: lower H(y) than EncGAN3 (UvA 4.656 vs 6.499)",
+     ("REncGAN3 (G)", "EncGAN3 = REncGAN3 (Enc_G) (G)"), "h_y", "lower"),
+    ("Table 2", "REncGAN3 has a higher H(y|x) than EncGAN3 (UvA 0.190 vs 0.151)",
+     ("REncGAN3 (G)", "EncGAN3 = REncGAN3 (Enc_G) (G)"), "h_y_given_x", "higher"),
+    ("Fig. 2", "REncGAN3's long videos are better than REncGAN3 (Enc_G)'s (shown, not measured, in the paper)",
+     ("REncGAN3 (long)", "REncGAN3 (Enc_G) (long)"), "fvd", "lower"),
+    ("Sec. 3", "the recall chain's joins are smaller than those of independent clips glued together",
+     ("REncGAN3 (long)", "independent clips, glued"), "seam_ratio", "lower"),
+]
+
+#: Fig. 3 is checked against a stated tolerance: the video FID of the last 16-frame clip of the long
+#: videos may be at most this factor above that of the first clip ("quality consistency").
+QUALITY_TOLERANCE = 1.25
+
+
+@torch.no_grad()
+def rencgan3_report(num_eval: int = 256, length: int = 128, seed: int = 0, models: dict | None = None) -> dict[str, Any]:
+    """REncGAN3 Tables 1–2, Fig. 2–3 and the recall claims on ``dancer`` at lesson scale.
+
+    ``models`` (default: the shipped ``rencgan3_dancer`` and ``rencgan3_encg_dancer``) maps
+    ``"REncGAN3"`` and ``"REncGAN3 (Enc_G)"`` to models. For each: ``num_eval`` clips from prior noise
+    ("(G)", the paper's 16-frame evaluation of Tables 1–2) and ``num_eval`` long videos of ``length``
+    frames from the recall chain (Eq. 1), scored on their last whole 16-frame clip ("(long)") and
+    along their length (Fig. 3, :func:`vgan_lesson.longvideo.quality_over_length`); the joins of the
+    chain against independently generated clips glued together and against real long videos
+    (:func:`vgan_lesson.longvideo.long_video_seams`); and how close the motion comes to repeating
+    (:func:`vgan_lesson.longvideo.repetition` on frame-evaluator features, against real dancers).
+    Returns ``rows`` (scores per model, with ``seam_ratio`` and ``repeat_ratio``), ``quality``
+    (per-position FVD), ``claims`` (with computed verdicts) and the settings.
+    """
+    from .data import make_dataset
+    from .longvideo import concatenate_independent, long_video_seams, quality_over_length, repetition
+    from .pretrained import load_pretrained, load_pretrained_evaluator
+
+    check_int("num_eval", num_eval, minimum=2)
+    frame_eval = load_pretrained_evaluator("dancer", "frame")
+    video_eval = load_pretrained_evaluator("dancer", "video")
+    size, clip = video_eval.config.size, video_eval.config.frames
+    check_int("length", length, minimum=2 * clip)
+    if models is None:
+        models = {"REncGAN3": load_pretrained("rencgan3", "dancer"),
+                  "REncGAN3 (Enc_G)": load_pretrained("rencgan3_encg", "dancer")}
+    real = make_dataset("dancer", "test", size=size, frames=clip, seed=seed).batch(range(num_eval))["video"]
+    other = make_dataset("dancer", "test", size=size, frames=clip, seed=seed + 1).batch(range(num_eval))["video"]
+    real_long = make_dataset("dancer", "test", size=size, frames=length, seed=seed + 2,
+                             num_clips=min(num_eval, 64)).batch(range(min(num_eval, 64)))["video"]
+    last = (length // clip - 1) * clip                   # the last whole non-overlapping clip
+
+    def score(videos: Tensor) -> dict[str, float]:
+        return video_scores(videos, real, frame_eval, video_eval)
+
+    def repeat_ratio(videos: Tensor) -> float:
+        feats = extract(frame_eval.features, videos[:8]).view(min(8, len(videos)), videos.shape[2], -1)
+        window = min(32, videos.shape[2] // 4)           # two non-overlapping windows with room to slide
+        return sum(repetition(f, window=window)["ratio"] for f in feats) / len(feats)
+
+    rows: dict[str, dict[str, float]] = {"real clips (reference)": score(other)}
+    rows["real clips (reference)"].update(seam_ratio=long_video_seams(real_long, 8)["ratio"],
+                                          repeat_ratio=repeat_ratio(real_long))
+    quality: dict[str, dict[str, Any]] = {}
+    for name, model in models.items():
+        model.eval()
+        label = "EncGAN3 = REncGAN3 (Enc_G)" if name == "REncGAN3 (Enc_G)" else name
+        rows[f"{label} (G)"] = score(generate(model, num_eval, seed=seed))
+        stride = model.config.stride
+        long = torch.cat([model.long_video(min(64, num_eval - s), length, torch.Generator().manual_seed(seed + s))
+                          for s in range(0, num_eval, 64)])
+        rows[f"{name} (long)"] = {**score(long[:, :, last:last + clip]),
+                                  "seam_ratio": long_video_seams(long, stride)["ratio"],
+                                  "repeat_ratio": repeat_ratio(long)}
+        quality[name] = quality_over_length(long, real, video_eval, clip_len=clip)
+        if name == "REncGAN3":                                    # the naive alternative, same joins
+            links, count = -(-length // stride), min(num_eval, 64)
+            clips = generate(model, count * links, seed=seed + 1).view(count, links, *real.shape[1:])
+            glued = concatenate_independent(clips, stride)[:, :, :length]
+            rows["independent clips, glued"] = {"seam_ratio": long_video_seams(glued, stride)["ratio"]}
+    claims = check_claims(rows, RENCGAN3_CLAIMS)
+    if "REncGAN3" in quality:
+        fvd = quality["REncGAN3"]["fvd"]
+        growth = fvd[-1] / fvd[0] if fvd[0] > 0 else float("inf")
+        claims.append({"table": "Fig. 3", "column": "fvd",
+                       "claim": f"quality holds over {length} frames: the last clip's video FID is within "
+                                f"{QUALITY_TOLERANCE}x of the first's (the paper's curves stay level)",
+                       "first clip": fvd[0], "last clip": fvd[-1], "growth": growth,
+                       "verdict": "reproduced" if growth <= QUALITY_TOLERANCE else "not reproduced"})
+    return {"dataset": "dancer", "num_eval": num_eval, "length": length, "seed": seed, "rows": rows,
+            "quality": quality, "claims": claims}

@@ -74,9 +74,14 @@ RECIPES: dict[str, Recipe] = {
     "g3an_shapes": Recipe("model", "shapes", "g3an", steps=3000, batch_size=16),
     "encgan3_faces": Recipe("model", "faces", "encgan3", steps=2000, batch_size=16),
     "g3an_faces": Recipe("model", "faces", "g3an", steps=3000, batch_size=16),
-    # REncGAN3: batches of 8 windows of 24 frames = 16 clips, the same clips per step as EncGAN3
-    "rencgan3_dancer": Recipe("model", "dancer", "rencgan3", steps=2000, batch_size=8),
-    "rencgan3_encg_dancer": Recipe("model", "dancer", "rencgan3_encg", steps=2000, batch_size=8),
+    # REncGAN3: batches of 4 windows of 4 overlapping clips (40 frames) = 16 clips, the clips per step of
+    # EncGAN3; three recall links per window, and wider G and encoders than the lesson default (the
+    # figure's thin limbs and the link through the content code need them: a first run at the lesson
+    # defaults with 2-clip windows, looked at after 800 steps, drifted every chain to one look within 3 links)
+    "rencgan3_dancer": Recipe("model", "dancer", "rencgan3", steps=2000, batch_size=4,
+                              overrides=dict(g_base=4, enc_width=16, clips_per_video=4)),
+    "rencgan3_encg_dancer": Recipe("model", "dancer", "rencgan3_encg", steps=2000, batch_size=4,
+                                   overrides=dict(g_base=4, enc_width=16, clips_per_video=4)),
     "evaluator_shapes_frame": Recipe("evaluator", "shapes", "frame", steps=3000, batch_size=32),
     "evaluator_shapes_video": Recipe("evaluator", "shapes", "video", steps=1000, batch_size=32),
     "evaluator_faces_frame": Recipe("evaluator", "faces", "frame", steps=8000, batch_size=32),
