@@ -121,15 +121,16 @@ def _changed(before, after) -> set[str]:
     return {g for g in before if any(not torch.equal(a, b) for a, b in zip(before[g], after[g]))}
 
 
-def spy_updates(model, monkeypatch) -> list[tuple[str, set[str]]]:
-    """Record every ``model.update(name, loss)`` call with the parameter groups it changed."""
+def spy_updates(model, monkeypatch, snapshot=_snapshot) -> list[tuple[str, set[str]]]:
+    """Record every ``model.update(name, loss)`` call with the parameter groups (``snapshot(model)``:
+    group name -> tensors) it changed."""
     calls: list[tuple[str, set[str]]] = []
     original = model.update
-    state = {"params": _snapshot(model)}
+    state = {"params": snapshot(model)}
 
     def spy(name, loss, retain_graph=False):
         original(name, loss, retain_graph)
-        now = _snapshot(model)
+        now = snapshot(model)
         calls.append((name, _changed(state["params"], now)))
         state["params"] = now
 

@@ -1,4 +1,5 @@
-"""Losses shared by every model: VAE terms, the adversarial terms, and EncGAN3's Eq. 1-4.
+"""Losses shared by every model: VAE terms, the adversarial terms, EncGAN3's Eq. 1-4 and the
+feature-space identity term of FEV-GAN (Eq. 5).
 
 Sign conventions. EncGAN3 writes its losses as the papers often do, mixing quantities to maximise
 and to minimise: Eq. 1 *subtracts* the KL divergences from a reconstruction error, and Eq. 2-4
@@ -75,6 +76,26 @@ def video_reconstruction(x: Tensor, x_hat: Tensor, reference: int = 0, reference
         raise ValueError(f"reference must be a frame index in [0, {x.shape[2] - 1}], got {reference!r}")
     return (reference_weight * (x[:, :, reference] - x_hat[:, :, reference]).abs().mean()
             + (x - x_hat).abs().mean())
+
+
+def identity_l1(reference: Tensor, frame_features: Tensor) -> Tensor:
+    """FEV-GAN Eq. 5: the L1 distance between the identity features of a reference (the input face)
+    and those of frames of a generated video, ``sum_i ||F(I) - F^i(Y_hat)||_1``.
+
+    ``reference`` ``(N, D)`` (one feature vector per video) and ``frame_features`` ``(N, K, D)`` (K frames
+    per video), or ``(N, K, D)`` for both (a per-frame reference, e.g. the matching frames of the real
+    video). Returns the mean absolute difference over videos, frames and feature dimensions: the
+    paper's sum over frames becomes a mean (so the weight does not depend on K) and the L1 norm is
+    divided by D (as :func:`l1_reconstruction` divides by the number of pixels).
+    """
+    check_tensor("frame_features", frame_features, 3, "(N, K, D)")
+    check_tensor("reference", reference, (2, 3), "(N, D) or (N, K, D)")
+    ref = reference.unsqueeze(1) if reference.ndim == 2 else reference
+    n, k, d = frame_features.shape
+    if ref.shape[0] != n or ref.shape[2] != d or ref.shape[1] not in (1, k):
+        raise ValueError(f"reference {tuple(reference.shape)} does not fit frame_features "
+                         f"{tuple(frame_features.shape)}: expected ({n}, {d}) or ({n}, {k}, {d})")
+    return (frame_features - ref).abs().mean()
 
 
 def encoder_loss(x: Tensor, x_hat: Tensor, mu_x: Tensor, logvar_x: Tensor, mu_v: Tensor, logvar_v: Tensor,

@@ -5,9 +5,11 @@
 * ``attention``: factorised self-attention F-SA (temporal then spatial, SAGAN style);
 * ``discriminators``: the image discriminator D_I and the video discriminator D_V (EncGAN3 Eq. 3–4),
   optionally class-aware (category head or label input), and ``random_frame`` for D_I;
+* ``config``: the two scales (``lesson``, ``paper``) every model config shares;
 * ``encoders``: EncGAN3's content encoder (first frame) and motion encoder (difference maps, FC);
 * ``encgan3``: EncGAN3 and, with ``use_encoder=False``, G3AN (Eq. 1-4, the D -> Enc -> G schedule);
 * ``rencgan3``: REncGAN3, EncGAN3 with the recall link for long videos (Eq. 1-5, the Markov chain);
+* ``fevgan``: FEV-GAN, a facial-expression clip from one neutral face and a label (frozen E_Id, E_s, G_dec, Eq. 1-5);
 * ``frames``: the frame baselines of lesson 01 (VAE, DCGAN, VAE/GAN).
 
 >>> import torch
@@ -19,20 +21,25 @@ torch.Size([2, 3, 16, 32, 32])
 """
 from .attention import (FactorizedSelfAttention, SpatialSelfAttention, TemporalSelfAttention, from_spatial_tokens,
                         from_temporal_tokens, to_spatial_tokens, to_temporal_tokens)
-from .blocks import (G3Block, G3Streams, G3Trunk, VideoHead, conv2d_block, conv3d_block, count_parameters,
-                     deconv2d_block, deconv3d_block, g3_widths, has_spectral_norm, init_weights)
+from .blocks import (G3Block, G3Streams, G3Trunk, VideoDecoder, VideoHead, conv2d_block, conv3d_block,
+                     count_parameters, deconv2d_block, deconv3d_block, g3_widths, has_spectral_norm, init_weights,
+                     time_upsampling)
 from .discriminators import (ImageDiscriminator, VideoDiscriminator, one_hot_labels, random_frame, split_logits)
 from .encgan3 import EncGAN3, EncGAN3Config, ablation_configs
-from .encoders import ContentEncoder, MotionEncoder
+from .encoders import ContentEncoder, MotionEncoder, SpatialEncoder
+from .fevgan import FEVGAN, FEVGANConfig, IdentityEncoder
 from .rencgan3 import REncGAN3, REncGAN3Config
 from .frames import FrameGAN, FrameModelConfig, FrameVAE, FrameVAEGAN, make_frame_model
 
 __all__ = [
     "conv2d_block", "deconv2d_block", "conv3d_block", "deconv3d_block", "init_weights", "has_spectral_norm",
-    "count_parameters", "G3Block", "G3Streams", "G3Trunk", "VideoHead", "g3_widths",
+    "count_parameters", "G3Block", "G3Streams", "G3Trunk", "VideoHead", "VideoDecoder", "g3_widths",
+    "time_upsampling",
     "FactorizedSelfAttention", "TemporalSelfAttention", "SpatialSelfAttention",
     "to_temporal_tokens", "from_temporal_tokens", "to_spatial_tokens", "from_spatial_tokens",
     "ImageDiscriminator", "VideoDiscriminator", "random_frame", "split_logits", "one_hot_labels",
-    "ContentEncoder", "MotionEncoder", "EncGAN3", "EncGAN3Config", "ablation_configs", "REncGAN3", "REncGAN3Config",
+    "ContentEncoder", "MotionEncoder", "SpatialEncoder", "EncGAN3", "EncGAN3Config", "ablation_configs",
+    "REncGAN3", "REncGAN3Config",
     "FrameModelConfig", "FrameVAE", "FrameGAN", "FrameVAEGAN", "make_frame_model",
+    "FEVGAN", "FEVGANConfig", "IdentityEncoder",
 ]

@@ -12,6 +12,8 @@ What is here, from small to large:
 * ``G3Trunk``: the stack of G3 modules from the two latent codes to the main-stream feature map, with
   the factorised self-attention (F-SA) "placed between G3_3 and G3_4" (EncGAN3 Sec. 3).
 * ``VideoHead``: the final ``Conv3d(C, 3, (1, 3, 3))`` + tanh that turns the main stream into RGB.
+* ``VideoDecoder``: a VGAN-style stack of 3D transposed convolutions from an image feature map to a
+  clip (FEV-GAN's G_dec; the decoder of any "image encoder → video" model such as C-VGAN).
 
 The lead's generator assembles ``G3Trunk`` + ``VideoHead``; the encoders and losses live elsewhere.
 
@@ -422,6 +424,79 @@ class VideoHead(nn.Module):
     def forward(self, h: Tensor) -> Tensor:
         check_tensor("features", h, 5, "(B, C, T, H, W)", channels=self.in_channels)
         return torch.tanh(self.conv(h))
+
+
+def time_upsampling(frames: int, levels: int) -> tuple[int, int]:
+    """``(T0, doublings)`` with ``frames = T0 · 2^doublings`` and as many doublings as possible, at most
+    ``levels``: the frames a decoder creates from one image and how often it then doubles time
+    (16 frames over 3 levels: ``(2, 3)``; 32 over 4: ``(2, 4)``; 12 over 3: ``(3, 2)``; 15: ``(15, 0)``)."""
+    check_int("frames", frames, minimum=1)
+    check_int("levels", levels, minimum=0)
+    doublings = 0
+    while doublings < levels and frames % (2 ** (doublings + 1)) == 0:
+        doublings += 1
+    return frames // 2 ** doublings, doublings
+
+
+class VideoDecoder(nn.Module):
+    """An image feature map → a video clip, with 3D (fractionally strided) transposed convolutions.
+
+    The decoder of the "one image in, one clip out" models (FEV-GAN's G_dec, Sec. 3.1: "combines
+    spatio-temporal convolutions and fractionally strided convolutions"; VGAN's and C-VGAN's
+    generators)::
+
+        h            (B, C_in, s0, s0)           a 2D feature map (s0 = start_size, 4 by default)
+        ConvT3d (T0, 1, 1), stride 1             (B, w_0, T0, s0, s0)       time is created: T0 frames
+        ConvT3d (k_t, 4, 4), stride (s_t, 2, 2)  (B, w_1, ·, 2·s0, 2·s0)    space doubles in every layer,
+        ...                                                                 time in the first ones
+        ConvT3d (k_t, 4, 4), stride (s_t, 2, 2)  (B, C, T, size, size)     → tanh, in [-1, 1]
+
+    ``frames = T0 · 2^n_t`` (:func:`time_upsampling`): time doubles with (4, 2, 1) in the first ``n_t``
+    up-sampling layers and is kept with a (3, 1, 1) kernel in the rest, so any clip length works
+    (16 frames at 32 px: T0 = 2 and three doublings). Widths halve towards the output:
+    ``width·min(2^(L-1-i), 8)`` for the L = log2(size / s0) up-sampling layers (64 px, ``width=64``:
+    512, 256, 128, 64, as in VGAN). Batch norm and ReLU after every layer but the last, which has tanh
+    (FEV-GAN Sec. 4.2; DCGAN). No spectral norm.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int = 3, size: int = 64, frames: int = 16, width: int = 64,
+                 start_size: int = 4) -> None:
+        super().__init__()
+        check_int("in_channels", in_channels, minimum=1)
+        check_int("out_channels", out_channels, minimum=1)
+        check_int("width", width, minimum=1)
+        check_int("start_size", start_size, minimum=1)
+        check_int("size", size, minimum=start_size)
+        levels = round(math.log2(size / start_size))
+        if levels < 1 or start_size * 2 ** levels != size:
+            raise ValueError(f"size must be start_size·2^k with k >= 1 (start_size={start_size}: "
+                             f"{', '.join(str(start_size * 2 ** i) for i in range(1, 6))}, ...), got {size}")
+        first_frames, doublings = time_upsampling(frames, levels)
+        self.in_channels, self.out_channels, self.size, self.frames = in_channels, out_channels, size, frames
+        self.start_size, self.first_frames, self.time_doublings = start_size, first_frames, doublings
+        self.widths = tuple(width * min(2 ** (levels - 1 - i), 8) for i in range(levels))
+        self.project = deconv3d_block(in_channels, self.widths[0], (first_frames, 1, 1), 1, 0)   # BN, ReLU
+        layers = []
+        for i in range(levels):
+            k_t, s_t, p_t = (4, 2, 1) if i < doublings else (3, 1, 1)
+            last = i == levels - 1
+            c_out = out_channels if last else self.widths[i + 1]
+            layers.append(deconv3d_block(self.widths[i], c_out, (k_t, 4, 4), (s_t, 2, 2), (p_t, 1, 1),
+                                         norm="none" if last else "batch", act="none" if last else "relu"))
+        self.upsample = nn.Sequential(*layers)
+
+    def forward(self, h: Tensor) -> Tensor:
+        """Feature maps ``(B, C_in, s0, s0)`` (or ``(B, C_in, 1, s0, s0)``) → clips ``(B, C, T, size, size)``."""
+        s0 = self.start_size
+        layout = f"(B, {self.in_channels}, {s0}, {s0})"
+        check_tensor("decoder input", h, (4, 5), layout)
+        given = tuple(h.shape)
+        if h.ndim == 4:
+            h = h.unsqueeze(2)
+        if h.shape[1] != self.in_channels or h.shape[2:] != (1, s0, s0):
+            raise ValueError(f"decoder input must have shape {layout} or (B, {self.in_channels}, 1, {s0}, {s0}), "
+                             f"got {given}")
+        return torch.tanh(self.upsample(self.project(h)))
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = True) -> int:

@@ -33,7 +33,6 @@ Where our choices fill the paper's gaps, the config says so (``kl_weight``, ``re
 """
 from __future__ import annotations
 
-import dataclasses
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, NamedTuple
@@ -46,13 +45,13 @@ from ..data.diffmaps import difference_maps
 from ..losses import (d_loss, encoder_loss, g_adv_loss, generator_loss, kl_standard_normal, reparameterize,
                       video_reconstruction)
 from ..training import Trainable
+from .config import SCALES, ScaledConfig
 from .blocks import G3Trunk, VideoHead, count_parameters
 from .discriminators import ImageDiscriminator, VideoDiscriminator, random_frame
 from .encoders import ContentEncoder, MotionEncoder
 
 Tensor = torch.Tensor
 
-SCALES = ("lesson", "paper")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -60,7 +59,7 @@ SCALES = ("lesson", "paper")
 # --------------------------------------------------------------------------------------------------
 
 @dataclass
-class EncGAN3Config:
+class EncGAN3Config(ScaledConfig):
     """Every knob of EncGAN3 / G3AN. Build one with :meth:`lesson` or :meth:`paper`.
 
     Data: ``size`` (frame side, 4·2^k: 16, 32, 64, 128), ``frames`` (16 in the papers; any
@@ -105,26 +104,17 @@ class EncGAN3Config:
     per_sample_frame: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("size", "frames", "channels", "content_dim", "motion_dim", "g_base", "d_width", "enc_width",
-                     "motion_hidden"):
-            check_int(name, getattr(self, name), minimum=1)
-        for name in ("attention", "use_spatial", "use_temporal", "use_encoder", "spectral_norm", "per_sample_frame"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        self._check_fields(counts=("size", "frames", "channels", "content_dim", "motion_dim", "g_base", "d_width",
+                                   "enc_width", "motion_hidden"),
+                           flags=("attention", "use_spatial", "use_temporal", "use_encoder", "spectral_norm",
+                                  "per_sample_frame"),
+                           amounts=("lr", "rec_weight") + (("kl_weight",) if self.kl_weight is not None else ()))
         check_choice("encoder_norm", self.encoder_norm, ("batch", "none"))
         if self.size < 16:
             raise ValueError(f"size must be at least 16 (three G3 modules), got {self.size}")
         if self.frames % 4 or self.frames < 16:
             raise ValueError(f"frames must be 4·(T' + 3) for a motion code of length T' >= 1 (16, 20, 24, ...), "
                              f"got {self.frames}")
-        self.betas = tuple(float(b) for b in self.betas)
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
-        for name in ("lr", "rec_weight") + (("kl_weight",) if self.kl_weight is not None else ()):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-            setattr(self, name, float(value))
 
     @property
     def motion_length(self) -> int:
@@ -163,16 +153,6 @@ class EncGAN3Config:
             raise ValueError(f"the paper's sizes are 64 and 128, got {size}")
         return cls(**{**dict(size=size, frames=16, g_base=64, d_width=64, enc_width=64, motion_hidden=256),
                       **overrides})
-
-    @classmethod
-    def for_scale(cls, scale: str, **overrides: Any):
-        """``lesson(**overrides)`` or ``paper(**overrides)`` by name (a clear error for anything else)."""
-        check_choice("scale", scale, SCALES)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; expected some of {sorted(known)}")
-        return cls.lesson(**overrides) if scale == "lesson" else cls.paper(**overrides)
 
 
 def ablation_configs(scale: str = "lesson", **overrides: Any) -> dict[str, EncGAN3Config]:

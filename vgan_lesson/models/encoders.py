@@ -69,42 +69,64 @@ def _gaussian_head(in_features: int, latent: int) -> nn.Linear:
     return init_weights(nn.Linear(in_features, 2 * latent))
 
 
-class ContentEncoder(nn.Module):
-    """Enc_x of EncGAN3 (Sec. 3, Eq. 1): the first frame ``x_0`` → ``q(z_x | x_0) = N(mu_x, exp(logvar_x))``.
+class SpatialEncoder(nn.Module):
+    """A deterministic image encoder: ``(B, C, size, size)`` frames in [-1, 1] → a 4×4 feature map.
 
-    ``forward(x_0)`` takes ``(B, C, size, size)`` frames in [-1, 1] and returns ``(mu, logvar)``, each
-    ``(B, content_dim)``. ``features(x_0)`` returns the feature map of every conv stage (for models that
-    reuse an encoder pyramid, e.g. FEV-GAN's spatial encoder).
+    The :func:`downsampling_stack` alone: ``forward(x)`` returns ``(B, out_channels, 4, 4)`` and
+    ``features(x)`` the output of every conv stage, from ``size/2`` down to 4×4 (the pyramid a model
+    with skip connections would use). FEV-GAN's spatial encoder E_s (Sec. 3.1: "extracts feature maps
+    F_s that contain more spatial details beside the identity features"); the base of
+    :class:`ContentEncoder`.
     """
 
-    def __init__(self, size: int = 64, channels: int = 3, content_dim: int = 128, width: int = 64,
-                 norm: str = "batch") -> None:
+    input_name = "image"
+
+    def __init__(self, size: int = 64, channels: int = 3, width: int = 64, norm: str = "batch") -> None:
         super().__init__()
-        check_int("content_dim", content_dim, minimum=1)
-        self.size, self.channels, self.content_dim = size, channels, content_dim
-        self.stack, c_out = downsampling_stack(channels, width, size, norm)
-        self.head = _gaussian_head(c_out * 4 * 4, content_dim)
+        self.size, self.channels = size, channels
+        self.stack, self.out_channels = downsampling_stack(channels, width, size, norm)
 
-    def _check(self, x0: Tensor) -> None:
+    def _check(self, x: Tensor) -> None:
         layout = f"(B, {self.channels}, {self.size}, {self.size})"
-        check_tensor("first frame x_0", x0, 4, layout, channels=self.channels, value_range=(-1.0, 1.0))
-        if x0.shape[2:] != (self.size, self.size):
-            raise ValueError(f"first frame x_0 must have shape {layout} for this content encoder, "
-                             f"got {tuple(x0.shape)}")
+        check_tensor(self.input_name, x, 4, layout, channels=self.channels, value_range=(-1.0, 1.0))
+        if x.shape[2:] != (self.size, self.size):
+            raise ValueError(f"{self.input_name} must have shape {layout} for this encoder, got {tuple(x.shape)}")
 
-    def features(self, x0: Tensor) -> list[Tensor]:
+    def features(self, x: Tensor) -> list[Tensor]:
         """The output of every conv stage, from ``size/2`` down to 4×4."""
-        self._check(x0)
-        out, h = [], x0
+        self._check(x)
+        out, h = [], x
         for block in self.stack:
             h = block(h)
             out.append(h)
         return out
 
+    def forward(self, x: Tensor) -> Tensor:
+        """Frames ``(B, C, H, W)`` → feature maps ``(B, out_channels, 4, 4)``."""
+        self._check(x)
+        return self.stack(x)
+
+
+class ContentEncoder(SpatialEncoder):
+    """Enc_x of EncGAN3 (Sec. 3, Eq. 1): the first frame ``x_0`` → ``q(z_x | x_0) = N(mu_x, exp(logvar_x))``.
+
+    ``forward(x_0)`` takes ``(B, C, size, size)`` frames in [-1, 1] and returns ``(mu, logvar)``, each
+    ``(B, content_dim)``: the :class:`SpatialEncoder` stack, flattened, then a Gaussian head.
+    ``features(x_0)`` returns the feature map of every conv stage.
+    """
+
+    input_name = "first frame x_0"
+
+    def __init__(self, size: int = 64, channels: int = 3, content_dim: int = 128, width: int = 64,
+                 norm: str = "batch") -> None:
+        check_int("content_dim", content_dim, minimum=1)
+        super().__init__(size, channels, width, norm)
+        self.content_dim = content_dim
+        self.head = _gaussian_head(self.out_channels * 4 * 4, content_dim)
+
     def forward(self, x0: Tensor) -> tuple[Tensor, Tensor]:
         """``x_0`` ``(B, C, H, W)`` → ``(mu_x, logvar_x)``, each ``(B, content_dim)``."""
-        self._check(x0)
-        return self.head(self.stack(x0).flatten(1)).chunk(2, dim=1)
+        return self.head(super().forward(x0).flatten(1)).chunk(2, dim=1)
 
 
 class MotionEncoder(nn.Module):
@@ -164,4 +186,4 @@ class MotionEncoder(nn.Module):
         return mu.reshape(shape), logvar.reshape(shape)
 
 
-__all__ = ["ContentEncoder", "MotionEncoder", "downsampling_stack", "DIFFERENCE_RANGE"]
+__all__ = ["SpatialEncoder", "ContentEncoder", "MotionEncoder", "downsampling_stack", "DIFFERENCE_RANGE"]
