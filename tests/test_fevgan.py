@@ -408,3 +408,19 @@ def test_identity_encoder_wraps_vectors_and_gray_faces():
     out = enc(torch.zeros(2, 1, 16, 16))                          # gray, resized to 8×8
     assert out.maps.shape == (2, 6, 4, 4) and out.embedding.shape == (2, 6)
     assert torch.equal(out.maps[..., 0, 0], out.maps[..., 3, 3])  # a vector is broadcast over the grid
+
+
+def test_build_model_and_cli_wire_fevgan(tmp_path, capsys):
+    from vgan_lesson.__main__ import build_model, main as cli_main
+    from vgan_lesson.pretrained import RECIPES
+
+    untrained = build_model("fevgan", identity_weights=None)
+    assert isinstance(untrained, FEVGAN) and untrained.config.size == 32
+    with pytest.raises(ValueError, match="pretrain fevgan_identity_encoder_faces"):
+        build_model("fevgan", identity_weights=str(tmp_path / "missing.pt"))
+    # E_Id is shipped apart from the evaluators that measure the model (same file name, other folder)
+    assert RECIPES["fevgan_identity_encoder_faces"].file == "identity_encoders/faces_identity.pt"
+    assert RECIPES["evaluator_faces_identity"].file == "evaluators/faces_identity.pt"
+    with pytest.raises(SystemExit):
+        cli_main(["train", "--model", "fevgan", "--dataset", "shapes", "--out", str(tmp_path / "x")])
+    assert "use --dataset faces" in capsys.readouterr().err

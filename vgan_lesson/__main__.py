@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _parse_param(text: str):
@@ -26,7 +27,7 @@ def _parse_param(text: str):
         return key, value
 
 
-TRAIN_MODELS = ("encgan3", "g3an", "rencgan3", "rencgan3_encg")
+TRAIN_MODELS = ("encgan3", "g3an", "rencgan3", "rencgan3_encg", "fevgan")
 TRAIN_DATASETS = ("shapes", "faces", "dancer")
 
 
@@ -35,12 +36,27 @@ def build_model(name: str, scale: str = "lesson", **overrides):
 
     ``"g3an"`` is EncGAN3's generator trained from noise alone (``use_encoder=False``);
     ``"rencgan3"`` is REncGAN3 and ``"rencgan3_encg"`` its Enc_G variant (``joint=False``).
+    ``"fevgan"`` is FEV-GAN with its frozen E_Id loaded from ``identity_weights`` (an override that is
+    not a config field: ``"default"``, the shipped ``checkpoints/identity_encoders/faces_identity.pt``;
+    a path; or ``None`` for an untrained E_Id, e.g. in tests).
     """
     from .checks import check_choice
     from .models.encgan3 import EncGAN3, EncGAN3Config
     from .models.rencgan3 import REncGAN3, REncGAN3Config
 
     check_choice("model", name, TRAIN_MODELS)
+    if name == "fevgan":
+        from .models.fevgan import FEVGAN, FEVGANConfig, default_identity_encoder_path
+
+        weights = overrides.pop("identity_weights", "default")
+        model = FEVGAN(FEVGANConfig.for_scale(scale, **overrides))
+        if weights is None:
+            return model
+        path = default_identity_encoder_path() if weights == "default" else Path(weights)
+        if not path.exists():
+            raise ValueError(f"FEV-GAN's identity encoder E_Id {path} is missing; it is made by: "
+                             "python -m vgan_lesson pretrain fevgan_identity_encoder_faces")
+        return model.load_identity_encoder(path)
     if name.startswith("rencgan3"):
         if name == "rencgan3_encg":
             if overrides.get("joint", False):
@@ -66,6 +82,8 @@ def run_training(args: argparse.Namespace):
     from .training import TrainConfig, train
 
     check_choice("dataset", args.dataset, TRAIN_DATASETS)
+    if args.model == "fevgan" and args.dataset != "faces":
+        raise ValueError(f"FEV-GAN animates faces: use --dataset faces, got {args.dataset!r}")
     model = build_model(args.model, args.scale, **dict(args.overrides))
     c = model.config
     data = make_dataset(args.dataset, split="train", size=c.size, frames=training_frames(c))

@@ -230,7 +230,8 @@ def seam_score(videos: Tensor, boundaries, features: Tensor | None = None) -> di
     root-mean-square change per pixel (or, with ``features`` ``(N, T, D)``, the L2 change of the
     per-frame features). Returns ``seam`` (mean step across boundaries), ``within`` (mean step
     everywhere else) and ``ratio = seam / within``: about 1 when the joins are invisible, well above
-    1 when clips are simply concatenated (a static video has both steps 0 and ratio 1).
+    1 when clips are simply concatenated (a static video has both steps 0 and ratio 1), and ``steps``:
+    the change at every step ``t -> t + 1`` (a list of ``T - 1`` numbers, for plotting where a video jumps).
     """
     check_video(videos, "videos", batched=True)
     t = videos.shape[2]
@@ -252,4 +253,4 @@ def seam_score(videos: Tensor, boundaries, features: Tensor | None = None) -> di
     is_seam[[c - 1 for c in cuts]] = True
     seam, within = float(steps[is_seam].mean()), float(steps[~is_seam].mean())
     ratio = seam / within if within > 0 else (1.0 if seam == 0 else math.inf)
-    return {"seam": seam, "within": within, "ratio": ratio, "seams": len(cuts)}
+    return {"seam": seam, "within": within, "ratio": ratio, "seams": len(cuts), "steps": steps.tolist()}

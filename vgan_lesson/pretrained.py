@@ -52,7 +52,9 @@ def checkpoint_dir() -> Path:
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one shipped file is made. ``kind`` is ``"model"`` or ``"evaluator"``."""
+    """How one shipped file is made. ``kind`` is ``"model"``, ``"evaluator"`` or ``"identity_encoder"``
+    (a frozen network a model trains against, e.g. FEV-GAN's E_Id: kept apart from the evaluators that
+    measure the model)."""
 
     kind: str
     dataset: str
@@ -64,7 +66,10 @@ class Recipe:
 
     @property
     def file(self) -> str:
-        return f"{self.model}_{self.dataset}.pt" if self.kind == "model" else f"evaluators/{self.dataset}_{self.model}.pt"
+        if self.kind == "model":
+            return f"{self.model}_{self.dataset}.pt"
+        folder = "evaluators" if self.kind == "evaluator" else "identity_encoders"
+        return f"{folder}/{self.dataset}_{self.model}.pt"
 
 
 #: Every shipped file and how it is trained (lesson scale, one CPU thread each; the budget was set by
@@ -82,6 +87,10 @@ RECIPES: dict[str, Recipe] = {
                               overrides=dict(g_base=4, enc_width=16, clips_per_video=4)),
     "rencgan3_encg_dancer": Recipe("model", "dancer", "rencgan3_encg", steps=2000, batch_size=4,
                                    overrides=dict(g_base=4, enc_width=16, clips_per_video=4)),
+    # FEV-GAN's frozen identity encoder E_Id (the stand-in for VGG-Face): the identity-evaluator
+    # architecture, narrower and with another seed than the evaluator that measures ACD / ACD-I
+    "fevgan_identity_encoder_faces": Recipe("identity_encoder", "faces", "identity", steps=1500, batch_size=32,
+                                            seed=1),
     "evaluator_shapes_frame": Recipe("evaluator", "shapes", "frame", steps=3000, batch_size=32),
     "evaluator_shapes_video": Recipe("evaluator", "shapes", "video", steps=1000, batch_size=32),
     "evaluator_faces_frame": Recipe("evaluator", "faces", "frame", steps=8000, batch_size=32),
@@ -201,9 +210,11 @@ def export_model(checkpoint: str | os.PathLike, path: str | os.PathLike, **entry
 
 def _model_classes() -> dict[str, type]:
     from .models.encgan3 import EncGAN3, EncGAN3Config
+    from .models.fevgan import FEVGAN, FEVGANConfig
     from .models.rencgan3 import REncGAN3, REncGAN3Config
 
-    return {"EncGAN3": (EncGAN3, EncGAN3Config), "REncGAN3": (REncGAN3, REncGAN3Config)}
+    return {"EncGAN3": (EncGAN3, EncGAN3Config), "REncGAN3": (REncGAN3, REncGAN3Config),
+            "FEVGAN": (FEVGAN, FEVGANConfig)}
 
 
 def load_model_file(path: str | os.PathLike, expected_class: str | None = None):
@@ -290,6 +301,14 @@ def pretrain_one(name: str, out: str | os.PathLike | None = None, work: str | os
     steps = recipe.steps if steps is None else steps
     entry = {"seed": recipe.seed, "commit": git_commit(), "batch_size": recipe.batch_size, "machine": machine(),
              "recipe": name, "dataset": recipe.dataset}
+    if recipe.kind == "identity_encoder":
+        from .models.fevgan import FEVGANConfig, pretrain_identity_encoder
+
+        if export_only:
+            raise ValueError(f"{name} trains in one go, there is nothing to export")
+        return pretrain_identity_encoder(out / "identity_encoders", FEVGANConfig.lesson(**recipe.overrides),
+                                         steps=steps, batch_size=recipe.batch_size, seed=recipe.seed,
+                                         entry={**entry, "command": _command_line(name, threads, steps, recipe.steps)})
     if recipe.kind == "evaluator":
         from .evaluators import train_evaluator
 
