@@ -424,3 +424,20 @@ def test_build_model_and_cli_wire_fevgan(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli_main(["train", "--model", "fevgan", "--dataset", "shapes", "--out", str(tmp_path / "x")])
     assert "use --dataset faces" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (checkpoint_dir() / "identity_encoders" / "faces_identity.pt").exists(),
+                    reason="no shipped E_Id")
+def test_shipped_identity_encoder_loads_frozen_and_is_not_the_measuring_evaluator():
+    from vgan_lesson.__main__ import build_model
+    from vgan_lesson.pretrained import manifest_entry
+
+    entry = manifest_entry("fevgan_identity_encoder_faces")
+    assert entry["command"].startswith("python -m vgan_lesson pretrain fevgan_identity_encoder_faces")
+    assert entry["held_out"]["verification_accuracy"] > 0.9 and entry["seed"] == 1
+    m = build_model("fevgan")                                            # loads it by default
+    assert not any(p.requires_grad for p in m.identity_encoder.parameters())
+    evaluator = torch.load(checkpoint_dir() / "evaluators" / "faces_identity.pt", weights_only=True)
+    mine = {k: v for k, v in m.identity_encoder.network.state_dict().items()}
+    assert set(mine) != set(evaluator.get("state_dict", {})) or any(
+        mine[k].shape != v.shape or not torch.equal(mine[k], v) for k, v in evaluator["state_dict"].items())
