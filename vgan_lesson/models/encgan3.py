@@ -302,6 +302,24 @@ class EncGAN3(Trainable):
         """The frame D_I judges: one index per batch (G3AN) or per clip (``per_sample_frame``)."""
         return random_frame(video, generator, per_sample=self.config.per_sample_frame)[1]
 
+    def _update_discriminators(self, real: Tensor, fakes: list[Tensor], generator: torch.Generator) -> dict[str, Tensor]:
+        """D's step (EncGAN3 Eq. 3-4, REncGAN3 Eq. 4-5): D_I on one random frame and D_V on the clip, real
+        against each of the detached ``fakes``; returns the D losses and mean outputs to log."""
+        index = self._frame_index(real, generator)
+        real_i, real_v = self._discriminate(real, index)
+        fake_logits = [self._discriminate(f.detach(), index) for f in fakes]
+        loss_di = d_loss(real_i, *(i for i, _ in fake_logits))
+        loss_dv = d_loss(real_v, *(v for _, v in fake_logits))
+        self.update("D", loss_di + loss_dv)
+        return {"loss_D": loss_di + loss_dv, "loss_DI": loss_di, "loss_DV": loss_dv,
+                "D_real": torch.sigmoid(real_v).mean(), "D_fake": torch.sigmoid(fake_logits[-1][1]).mean()}
+
+    def _adversarial_logits(self, real: Tensor, fakes: list[Tensor], generator: torch.Generator) -> list[Tensor]:
+        """D_I and D_V logits of each fake, for a generator-side loss: gradients flow through D, not into it."""
+        index = self._frame_index(real, generator)
+        with frozen(self.image_discriminator, self.video_discriminator):
+            return [logit for fake in fakes for logit in self._discriminate(fake, index)]
+
     def train_step(self, batch: dict[str, Any], step: int, generator: torch.Generator) -> dict[str, Tensor]:
         """One EncGAN3 update in the paper's order D (Eq. 3, 4) → Enc (Eq. 1) → G (Eq. 2); G3AN: D → G."""
         x = check_video(batch["video"], "batch['video']", batched=True)
@@ -315,15 +333,7 @@ class EncGAN3(Trainable):
                 x_hat = self.generate(*self.sample_codes(posterior, generator))   # G(z_x, z_v): from codes
 
         # ---- 1. D: Eq. 3 (D_I) and Eq. 4 (D_V) on detached fakes
-        index = self._frame_index(x, generator)
-        real_i, real_v = self._discriminate(x, index)
-        fakes = [x_tilde] if x_hat is None else [x_hat, x_tilde]
-        fake_logits = [self._discriminate(f.detach(), index) for f in fakes]
-        loss_di = d_loss(real_i, *(i for i, _ in fake_logits))
-        loss_dv = d_loss(real_v, *(v for _, v in fake_logits))
-        self.update("D", loss_di + loss_dv)
-        logs = {"loss_D": loss_di + loss_dv, "loss_DI": loss_di, "loss_DV": loss_dv,
-                "D_real": torch.sigmoid(real_v).mean(), "D_fake": torch.sigmoid(fake_logits[-1][1]).mean()}
+        logs = self._update_discriminators(x, [x_tilde] if x_hat is None else [x_hat, x_tilde], generator)
 
         # ---- 2. Enc: Eq. 1, reconstruction through G plus the KL terms (only Enc is stepped)
         if self.config.use_encoder:
@@ -342,10 +352,7 @@ class EncGAN3(Trainable):
             x_hat = self.generate(*codes)
 
         # ---- 3. G: Eq. 2 against the updated D; x̃ is reused (G has not changed since it was made)
-        index = self._frame_index(x, generator)
-        with frozen(self.image_discriminator, self.video_discriminator):  # gradients flow through D, not into it
-            adversarial = [logit for fake in ([x_tilde] if x_hat is None else [x_hat, x_tilde])
-                           for logit in self._discriminate(fake, index)]
+        adversarial = self._adversarial_logits(x, [x_tilde] if x_hat is None else [x_hat, x_tilde], generator)
         if x_hat is None:
             loss_g = g_adv_loss(*adversarial)
         else:

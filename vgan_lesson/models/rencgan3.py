@@ -41,8 +41,8 @@ import torch
 from ..checks import check_int, check_video
 from ..data.clips import clip_starts, cut_clips
 from ..data.diffmaps import difference_maps, recall_reconstruct
-from ..losses import d_loss, g_adv_loss, kl_standard_normal, reparameterize, video_reconstruction
-from .encgan3 import EncGAN3, EncGAN3Config, frozen
+from ..losses import g_adv_loss, kl_standard_normal, reparameterize, video_reconstruction
+from .encgan3 import EncGAN3, EncGAN3Config
 
 Tensor = torch.Tensor
 
@@ -78,13 +78,7 @@ class REncGAN3Config(EncGAN3Config):
         check_int("overlap", self.overlap, minimum=1)
         if self.overlap >= self.frames:
             raise ValueError(f"overlap must be smaller than the clip (frames={self.frames}), got overlap={self.overlap}")
-        check_int("clips_per_video", self.clips_per_video, minimum=1)
-        for name in ("joint", "recall_generated"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if isinstance(self.ref_weight, bool) or not isinstance(self.ref_weight, (int, float)) or self.ref_weight < 0:
-            raise ValueError(f"ref_weight must be a non-negative number, got {self.ref_weight!r}")
-        self.ref_weight = float(self.ref_weight)
+        self._check_fields(counts=("clips_per_video",), flags=("joint", "recall_generated"), amounts=("ref_weight",))
 
     @property
     def stride(self) -> int:
@@ -173,17 +167,10 @@ class REncGAN3(EncGAN3):
         x_tilde = self.sample(b * k, generator)                      # G(z̃_x, z̃_v): prior noise
 
         # ---- 1. D: Eq. 4 (D_I) and Eq. 5 (D_V)
-        index = self._frame_index(real, generator)
-        real_i, real_v = self._discriminate(real, index)
-        fake_logits = [self._discriminate(f.detach(), index) for f in (x_hat, x_tilde)]
-        loss_di = d_loss(real_i, *(i for i, _ in fake_logits))
-        loss_dv = d_loss(real_v, *(v for _, v in fake_logits))
-        self.update("D", loss_di + loss_dv)
+        logs = self._update_discriminators(real, [x_hat, x_tilde], generator)
 
         # ---- 2. Enc + G: L_EncG (Eq. 2) against the updated D, one backward for both
-        index = self._frame_index(real, generator)
-        with frozen(self.image_discriminator, self.video_discriminator):
-            adversarial = [logit for fake in (x_hat, x_tilde) for logit in self._discriminate(fake, index)]
+        adversarial = self._adversarial_logits(real, [x_hat, x_tilde], generator)
         rec = video_reconstruction(real.float(), x_hat.float(), reference=r, reference_weight=c.ref_weight)
         kl_x = sum(kl_standard_normal(s[0].float(), s[1].float()) for s in stats) / k
         kl_v = sum(kl_standard_normal(s[2].float(), s[3].float()) for s in stats) / k
@@ -193,10 +180,8 @@ class REncGAN3(EncGAN3):
         with torch.no_grad():   # how far each link's first frame lands from the reference it was made from
             chained = x_hat.view(b, k, *x_hat.shape[1:])
             link = (chained[:, 1:, :, :, 0] - chained[:, :-1, :, :, r]).abs().mean() if k > 1 else torch.zeros(())
-        return {k_: v.detach() for k_, v in {
-            "loss_D": loss_di + loss_dv, "loss_DI": loss_di, "loss_DV": loss_dv,
-            "D_real": torch.sigmoid(real_v).mean(), "D_fake": torch.sigmoid(fake_logits[-1][1]).mean(),
-            "loss_EncG": loss, "adv": adv, "recon": rec, "kl_x": kl_x, "kl_v": kl_v, "link": link}.items()}
+        logs.update(loss_EncG=loss, adv=adv, recon=rec, kl_x=kl_x, kl_v=kl_v, link=link)
+        return {name: v.detach() for name, v in logs.items()}
 
     # ----------------------------------------------------------------- generation: the Markov chain
     @torch.no_grad()
