@@ -148,3 +148,38 @@ def test_shipped_model_loads_and_generates(name):
 def test_shipped_files_stay_small():
     total = sum(p.stat().st_size for p in pretrained.checkpoint_dir().rglob("*.pt"))
     assert total < 30e6, f"shipped weights take {total / 1e6:.1f} MB"
+
+
+def test_recipes_come_after_what_they_train_against():
+    order = pretrained.in_dependency_order(["fevgan_faces", "vicegan_faces", "fevgan_identity_encoder_faces",
+                                            "vicegan_autoencoder_faces"])
+    assert order.index("fevgan_identity_encoder_faces") < order.index("fevgan_faces")
+    assert order.index("vicegan_autoencoder_faces") < order.index("vicegan_faces")
+    assert pretrained.in_dependency_order(["fevgan_faces"]) == ["fevgan_faces"]    # a need not asked for is not added
+    for name, recipe in RECIPES.items():
+        assert set(recipe.needs) <= set(RECIPES), name
+
+
+def test_pretrain_in_parallel_waits_for_needs_and_skips_what_a_failure_blocks(tmp_path, monkeypatch):
+    started = []
+
+    class Done:
+        def __init__(self, cmd):
+            self.name = cmd[4]
+            started.append((self.name, [n for n, _ in started]))
+
+        def poll(self):
+            return 0
+
+        @property
+        def returncode(self):
+            return 1 if self.name == "vicegan_autoencoder_faces" else 0
+
+    monkeypatch.setattr(pretrained.subprocess, "Popen", Done)
+    monkeypatch.setattr(pretrained.time, "sleep", lambda s: None)
+    with pytest.raises(RuntimeError, match="vicegan_autoencoder_faces.*vicegan_faces"):
+        pretrained.pretrain(["vicegan_faces", "fevgan_faces", "vicegan_autoencoder_faces",
+                             "fevgan_identity_encoder_faces"], jobs=4)
+    names = [n for n, _ in started]
+    assert "vicegan_faces" not in names                       # its autoencoder failed: never started
+    assert names.index("fevgan_identity_encoder_faces") < names.index("fevgan_faces")

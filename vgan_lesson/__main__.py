@@ -27,7 +27,9 @@ def _parse_param(text: str):
         return key, value
 
 
-TRAIN_MODELS = ("encgan3", "g3an", "rencgan3", "rencgan3_encg", "fevgan")
+TRAIN_MODELS = ("encgan3", "g3an", "rencgan3", "rencgan3_encg", "fevgan", "vicegan")
+#: models that animate a face, so train on ``faces`` only
+FACE_MODELS = ("fevgan", "vicegan")
 TRAIN_DATASETS = ("shapes", "faces", "dancer")
 
 
@@ -39,6 +41,9 @@ def build_model(name: str, scale: str = "lesson", **overrides):
     ``"fevgan"`` is FEV-GAN with its frozen E_Id loaded from ``identity_weights`` (an override that is
     not a config field: ``"default"``, the shipped ``checkpoints/identity_encoders/faces_identity.pt``;
     a path; or ``None`` for an untrained E_Id, e.g. in tests).
+    ``"vicegan"`` is VICE-GAN (its Table 2 Model 4 by default) with its pretrained autoencoder from
+    ``autoencoder_weights`` (``"default"``: ``checkpoints/autoencoders/faces_standard_large.pt``; a
+    path; or ``None``).
     """
     from .checks import check_choice
     from .models.encgan3 import EncGAN3, EncGAN3Config
@@ -49,14 +54,16 @@ def build_model(name: str, scale: str = "lesson", **overrides):
         from .models.fevgan import FEVGAN, FEVGANConfig, default_identity_encoder_path
 
         weights = overrides.pop("identity_weights", "default")
-        model = FEVGAN(FEVGANConfig.for_scale(scale, **overrides))
-        if weights is None:
-            return model
-        path = default_identity_encoder_path() if weights == "default" else Path(weights)
-        if not path.exists():
-            raise ValueError(f"FEV-GAN's identity encoder E_Id {path} is missing; it is made by: "
-                             "python -m vgan_lesson pretrain fevgan_identity_encoder_faces")
-        return model.load_identity_encoder(path)
+        return _with_pretrained_part(FEVGAN(FEVGANConfig.for_scale(scale, **overrides)), weights,
+                                     default_identity_encoder_path, "load_identity_encoder",
+                                     "FEV-GAN's identity encoder E_Id", "fevgan_identity_encoder_faces")
+    if name == "vicegan":
+        from .models.vicegan import VICEGAN, VICEGANConfig, default_autoencoder_path
+
+        weights = overrides.pop("autoencoder_weights", "default")
+        return _with_pretrained_part(VICEGAN(VICEGANConfig.for_scale(scale, **overrides)), weights,
+                                     default_autoencoder_path, "load_autoencoder",
+                                     "VICE-GAN's autoencoder", "vicegan_autoencoder_faces")
     if name.startswith("rencgan3"):
         if name == "rencgan3_encg":
             if overrides.get("joint", False):
@@ -68,6 +75,17 @@ def build_model(name: str, scale: str = "lesson", **overrides):
             raise ValueError("model 'g3an' has no encoder: drop use_encoder=true or use --model encgan3")
         overrides = {**overrides, "use_encoder": False}
     return EncGAN3(EncGAN3Config.for_scale(scale, **overrides))
+
+
+def _with_pretrained_part(model, weights, default_path, loader: str, what: str, recipe: str):
+    """``model`` with its pretrained, frozen part loaded by ``model.<loader>(path)`` from ``weights``:
+    ``"default"`` (``default_path()``), a path, or ``None`` (left untrained)."""
+    if weights is None:
+        return model
+    path = default_path() if weights == "default" else Path(weights)
+    if not path.exists():
+        raise ValueError(f"{what} {path} is missing; it is made by: python -m vgan_lesson pretrain {recipe}")
+    return getattr(model, loader)(path)
 
 
 def training_frames(config) -> int:
@@ -82,8 +100,8 @@ def run_training(args: argparse.Namespace):
     from .training import TrainConfig, train
 
     check_choice("dataset", args.dataset, TRAIN_DATASETS)
-    if args.model == "fevgan" and args.dataset != "faces":
-        raise ValueError(f"FEV-GAN animates faces: use --dataset faces, got {args.dataset!r}")
+    if args.model in FACE_MODELS and args.dataset != "faces":
+        raise ValueError(f"{args.model} animates faces: use --dataset faces, got {args.dataset!r}")
     model = build_model(args.model, args.scale, **dict(args.overrides))
     c = model.config
     data = make_dataset(args.dataset, split="train", size=c.size, frames=training_frames(c))

@@ -76,3 +76,21 @@ def check_frames(x, name: str = "frames", value_range=(-1.0, 1.0)) -> torch.Tens
     if x.shape[-3] not in (1, 3):
         raise ValueError(f"{name} must have 1 or 3 channels, got shape {tuple(x.shape)}")
     return x
+
+
+def check_images(x, name: str, channels: int, size: int, what: str = "images", video_hint: str = "video[:, :, t]",
+                 value_range=(-1.0, 1.0)) -> torch.Tensor:
+    """A batch of ``size``×``size`` images ``(B, channels, size, size)`` for a model; a video batch or one
+    image without its batch axis gets an error that says how to pass it instead (``video_hint``)."""
+    layout = f"(B, {channels}, {size}, {size})"
+    if isinstance(x, torch.Tensor) and x.ndim == 5:
+        raise ValueError(f"{name} must be a batch of {what} {layout}, got a video batch {tuple(x.shape)}: "
+                         f"pass {video_hint}")
+    if isinstance(x, torch.Tensor) and x.ndim == 3:
+        raise ValueError(f"{name} must be a batch of {what} {layout}, got one image {tuple(x.shape)} without the "
+                         f"batch axis: pass image[None]")
+    check_tensor(name, x, 4, layout, channels=channels, value_range=value_range)
+    if x.shape[2:] != (size, size):
+        raise ValueError(f"{name} must be {size}×{size} {what} for this model (expected {layout}), got "
+                         f"{tuple(x.shape)}: resize them, or build the model with size={x.shape[-1]}")
+    return x

@@ -133,3 +133,43 @@ def generator_loss(fake_logits: list[Tensor], x: Tensor, x_hat: Tensor, rec_weig
     """EncGAN3 Eq. 2: the adversarial terms on frames and clips from encoded codes and from prior
     noise, plus the reconstruction terms of Eq. 1 (weighted by ``rec_weight``; 1 in the paper)."""
     return g_adv_loss(*fake_logits) + rec_weight * video_reconstruction(x, x_hat)
+
+
+def content_consistency(real_codes: Tensor, fake_codes: Tensor) -> Tensor:
+    """VICE-GAN's content-consistency loss (Sec. 3.2.2 and Sec. 4.3.5, "Content-consistency loss"; the
+    paper's equations are unnumbered): ``L_content = E[(z_c(v) - z_c(ṽ))²]``, the mean squared error
+    between the content codes of real frames and of the generated frames paired with them, both made
+    by the same (pretrained) autoencoder's encoder. The paper prints ``E[z_c(v) - z_c(ṽ)]`` without the
+    square but says in words "computed as the mean squared error between each pair".
+
+    ``real_codes`` and ``fake_codes``: the same shape, ``(N, D)`` (one code per frame) or ``(N, T, D)``
+    (one per frame of each clip). Returns the mean over every element (frames and code dimensions), so
+    the weight does not depend on the clip length or the code size.
+    """
+    check_tensor("real_codes", real_codes, (2, 3), "(N, D) or (N, T, D)")
+    check_tensor("fake_codes", fake_codes, (2, 3), "(N, D) or (N, T, D)")
+    if real_codes.shape != fake_codes.shape:
+        raise ValueError(f"real_codes and fake_codes must pair up frame by frame (same shape), got "
+                         f"{tuple(real_codes.shape)} and {tuple(fake_codes.shape)}")
+    return (real_codes - fake_codes).pow(2).mean()
+
+
+def category_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+    """The category loss of MoCoGAN (Sec. 3.2, categorical dynamics) and VICE-GAN (Sec. 4.3.5,
+    ``L_category(G_I, D_V)``): the cross-entropy ``-log softmax(logits)[label]`` of class logits
+    ``(N, K)`` (e.g. the category head of D_V) against class indices ``(N,)``, averaged over the batch.
+
+    The discriminator minimises it on real clips with their true labels (it learns the categories);
+    the generator on its clips with the labels it was asked for (they must be recognisable).
+    """
+    check_tensor("logits", logits, 2, "(N, K)")
+    if not isinstance(labels, torch.Tensor) or labels.is_floating_point() or labels.ndim != 1:
+        raise TypeError(f"labels must be an integer tensor of class indices (N,), got "
+                        f"{getattr(labels, 'dtype', type(labels).__name__)} {tuple(getattr(labels, 'shape', ()))}")
+    n, k = logits.shape
+    if labels.shape[0] != n:
+        raise ValueError(f"labels must have shape ({n},) to match logits {tuple(logits.shape)}, got {tuple(labels.shape)}")
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= k):
+        raise ValueError(f"labels must be class indices in [0, {k - 1}], got min {int(labels.min())}, "
+                         f"max {int(labels.max())}")
+    return F.cross_entropy(logits.float(), labels.long())

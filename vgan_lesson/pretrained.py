@@ -52,9 +52,9 @@ def checkpoint_dir() -> Path:
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one shipped file is made. ``kind`` is ``"model"``, ``"evaluator"`` or ``"identity_encoder"``
+    """How one shipped file is made. ``kind`` is ``"model"``, ``"evaluator"``, ``"identity_encoder"``
     (a frozen network a model trains against, e.g. FEV-GAN's E_Id: kept apart from the evaluators that
-    measure the model)."""
+    measure the model) or ``"autoencoder"`` (VICE-GAN's step one, ``model`` = ``"<kind>_<architecture>"``)."""
 
     kind: str
     dataset: str
@@ -63,13 +63,17 @@ class Recipe:
     batch_size: int = 16
     seed: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()     # recipes whose files this one trains against (made first by ``pretrain``)
 
     @property
     def file(self) -> str:
         if self.kind == "model":
             return f"{self.model}_{self.dataset}.pt"
-        folder = "evaluators" if self.kind == "evaluator" else "identity_encoders"
-        return f"{folder}/{self.dataset}_{self.model}.pt"
+        return f"{FOLDERS[self.kind]}/{self.dataset}_{self.model}.pt"
+
+
+#: the folder of each kind of shipped file that is not a model
+FOLDERS = {"evaluator": "evaluators", "identity_encoder": "identity_encoders", "autoencoder": "autoencoders"}
 
 
 #: Every shipped file and how it is trained (lesson scale, one CPU thread each; the budget was set by
@@ -91,8 +95,14 @@ RECIPES: dict[str, Recipe] = {
                               overrides=dict(g_base=4, enc_width=16, clips_per_video=4)),
     "rencgan3_encg_dancer": Recipe("model", "dancer", "rencgan3_encg", steps=2000, batch_size=4,
                                    overrides=dict(g_base=4, enc_width=16, clips_per_video=4)),
-    # FEV-GAN (full model, Eq. 1 with lambda_1 = lambda_2 = the config's): needs E_Id (the next recipe) first
-    "fevgan_faces": Recipe("model", "faces", "fevgan", steps=3000, batch_size=16),
+    # FEV-GAN (full model, Eq. 1 with the config's lambda_1 = lambda_2), trained against the frozen E_Id
+    "fevgan_faces": Recipe("model", "faces", "fevgan", steps=3000, batch_size=16,
+                           needs=("fevgan_identity_encoder_faces",)),
+    # VICE-GAN step one: the standard large autoencoder, the paper's pick (Sec. 6.1)
+    "vicegan_autoencoder_faces": Recipe("autoencoder", "faces", "standard_large", steps=2000, batch_size=32),
+    # VICE-GAN Table 2 Model 4 (single-frame content, frozen autoencoder)
+    "vicegan_faces": Recipe("model", "faces", "vicegan", steps=3000, batch_size=16,
+                            needs=("vicegan_autoencoder_faces",)),
     # FEV-GAN's frozen identity encoder E_Id (the stand-in for VGG-Face): the identity-evaluator
     # architecture, narrower and with another seed than the evaluator that measures ACD / ACD-I
     "fevgan_identity_encoder_faces": Recipe("identity_encoder", "faces", "identity", steps=1500, batch_size=32,
@@ -226,9 +236,10 @@ def _model_classes() -> dict[str, type]:
     from .models.encgan3 import EncGAN3, EncGAN3Config
     from .models.fevgan import FEVGAN, FEVGANConfig
     from .models.rencgan3 import REncGAN3, REncGAN3Config
+    from .models.vicegan import VICEGAN, VICEGANConfig
 
     return {"EncGAN3": (EncGAN3, EncGAN3Config), "REncGAN3": (REncGAN3, REncGAN3Config),
-            "FEVGAN": (FEVGAN, FEVGANConfig)}
+            "FEVGAN": (FEVGAN, FEVGANConfig), "VICEGAN": (VICEGAN, VICEGANConfig)}
 
 
 def load_model_file(path: str | os.PathLike, expected_class: str | None = None):
@@ -320,15 +331,25 @@ def pretrain_one(name: str, out: str | os.PathLike | None = None, work: str | os
 
         if export_only:
             raise ValueError(f"{name} trains in one go, there is nothing to export")
-        return pretrain_identity_encoder(out / "identity_encoders", FEVGANConfig.lesson(**recipe.overrides),
+        return pretrain_identity_encoder(out / FOLDERS["identity_encoder"], FEVGANConfig.lesson(**recipe.overrides),
                                          steps=steps, batch_size=recipe.batch_size, seed=recipe.seed,
                                          entry={**entry, "command": _command_line(name, threads, steps, recipe.steps)})
+    if recipe.kind == "autoencoder":
+        from .models.vicegan import AutoencoderConfig, pretrain_autoencoder
+
+        if export_only:
+            raise ValueError(f"{name} trains in one go, there is nothing to export")
+        kind, architecture = recipe.model.split("_")
+        return pretrain_autoencoder(out / FOLDERS["autoencoder"],
+                                    AutoencoderConfig.lesson(kind=kind, architecture=architecture, **recipe.overrides),
+                                    steps=steps, batch_size=recipe.batch_size, seed=recipe.seed,
+                                    entry={**entry, "command": _command_line(name, threads, steps, recipe.steps)})
     if recipe.kind == "evaluator":
         from .evaluators import train_evaluator
 
         if export_only:
             raise ValueError(f"{name} is an evaluator: it trains in one go, there is nothing to export")
-        return train_evaluator(recipe.dataset, recipe.model, out / "evaluators", steps=steps,
+        return train_evaluator(recipe.dataset, recipe.model, out / FOLDERS["evaluator"], steps=steps,
                                batch_size=recipe.batch_size, seed=recipe.seed,
                                entry={**entry, "command": _command_line(name, threads, steps, recipe.steps)},
                                **recipe.overrides)
@@ -361,6 +382,7 @@ def pretrain(names: list[str] | None = None, jobs: int = 1, threads: int | None 
     names = list(RECIPES) if not names else names
     for name in names:
         check_choice("recipe", name, list(RECIPES))
+    names = in_dependency_order(names)
     if jobs <= 1:
         if threads:
             torch.set_num_threads(threads)
@@ -373,8 +395,16 @@ def pretrain(names: list[str] | None = None, jobs: int = 1, threads: int | None 
         return
     pending, running, failed = list(names), [], []
     while pending or running:
-        while pending and len(running) < jobs:
-            name = pending.pop(0)
+        for name in [n for n in pending if set(RECIPES[n].needs) & set(failed)]:
+            pending.remove(name)                    # what it trains against failed: do not start it
+            failed.append(name)
+        busy = {n for n, _ in running} | set(pending)
+        while len(running) < jobs:
+            ready = [n for n in pending if not set(RECIPES[n].needs) & (busy - {n})]
+            if not ready:
+                break
+            name = ready[0]
+            pending.remove(name)
             cmd = [sys.executable, "-m", "vgan_lesson", "pretrain", name, "--work", str(work)]
             cmd += ["--threads", str(threads)] if threads else []
             cmd += ["--out", str(out)] if out is not None else []
@@ -389,6 +419,25 @@ def pretrain(names: list[str] | None = None, jobs: int = 1, threads: int | None 
                     failed.append(item[0])
     if failed:
         raise RuntimeError(f"pretrain failed for {failed} (their output is above)")
+
+
+def in_dependency_order(names: list[str]) -> list[str]:
+    """``names`` reordered so that every recipe comes after the recipes it ``needs`` (that are among them)."""
+    ordered: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            raise ValueError(f"recipes need each other in a cycle: {' -> '.join(path + (name,))}")
+        if name in ordered:
+            return
+        for need in RECIPES[name].needs:
+            if need in names:
+                visit(need, path + (name,))
+        ordered.append(name)
+
+    for name in names:
+        visit(name, ())
+    return ordered
 
 
 def _command_line(name: str, threads: int | None, steps: int, recipe_steps: int) -> str:

@@ -10,6 +10,8 @@
 * ``encgan3``: EncGAN3 and, with ``use_encoder=False``, G3AN (Eq. 1-4, the D -> Enc -> G schedule);
 * ``rencgan3``: REncGAN3, EncGAN3 with the recall link for long videos (Eq. 1-5, the Markov chain);
 * ``fevgan``: FEV-GAN, a facial-expression clip from one neutral face and a label (frozen E_Id, E_s, G_dec, Eq. 1-5);
+* ``vicegan``: VICE-GAN, an identity-consistent emotion clip: the Table 1 autoencoders (content), a GRU (motion),
+  a one-hot category, a 2D frame generator, D_I and a category-aware D_V; the Table 2 variants;
 * ``frames``: the frame baselines of lesson 01 (VAE, DCGAN, VAE/GAN).
 
 >>> import torch
@@ -29,6 +31,7 @@ from .encgan3 import EncGAN3, EncGAN3Config, ablation_configs
 from .encoders import ContentEncoder, MotionEncoder, SpatialEncoder
 from .fevgan import FEVGAN, FEVGANConfig, IdentityEncoder
 from .rencgan3 import REncGAN3, REncGAN3Config
+from .vicegan import AutoencoderConfig, FaceAutoencoder, MotionRNN, VICEGAN, VICEGANConfig
 from .frames import FrameGAN, FrameModelConfig, FrameVAE, FrameVAEGAN, make_frame_model
 
 __all__ = [
@@ -42,4 +45,5 @@ __all__ = [
     "REncGAN3", "REncGAN3Config",
     "FrameModelConfig", "FrameVAE", "FrameGAN", "FrameVAEGAN", "make_frame_model",
     "FEVGAN", "FEVGANConfig", "IdentityEncoder",
+    "VICEGAN", "VICEGANConfig", "FaceAutoencoder", "AutoencoderConfig", "MotionRNN",
 ]

@@ -70,7 +70,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..checks import check_choice, check_int, check_tensor, check_video
+from ..checks import check_choice, check_images, check_int, check_tensor, check_video
 from ..data.faces import EXPRESSIONS, FacesDataset
 from ..io import safe_load
 from ..losses import d_loss, g_adv_loss, identity_l1, l1_reconstruction
@@ -447,18 +447,8 @@ class FEVGAN(Trainable):
 
     def _check_image(self, image: Any, name: str = "image") -> Tensor:
         c = self.config
-        layout = f"(B, {c.channels}, {c.size}, {c.size})"
-        if isinstance(image, Tensor) and image.ndim == 5:
-            raise ValueError(f"{name} must be a batch of neutral face images {layout}, got a video batch "
-                             f"{tuple(image.shape)}: pass its first frame, video[:, :, 0]")
-        if isinstance(image, Tensor) and image.ndim == 3:
-            raise ValueError(f"{name} must be a batch of face images {layout}, got one image {tuple(image.shape)} "
-                             f"without the batch axis: pass image[None] (animate_all takes a single face)")
-        check_tensor(name, image, 4, layout, channels=c.channels, value_range=(-1.0, 1.0))
-        if image.shape[2:] != (c.size, c.size):
-            raise ValueError(f"{name} must be {c.size}×{c.size} faces for this model (expected {layout}), got "
-                             f"{tuple(image.shape)}: resize them, or build the model with size={image.shape[-1]}")
-        return image
+        return check_images(image, name, c.channels, c.size, "faces",
+                            "its first frame, video[:, :, 0] (animate_all takes a single face)")
 
     def one_hot(self, label: Any, batch: int) -> Tensor:
         """Expression labels → one-hot ``(batch, K)`` on the model's device: an int (the same class for the

@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..checks import check_choice, check_int, check_tensor
+from ..checks import check_choice, check_images, check_int, check_tensor
 from ..losses import d_loss, g_adv_loss, kl_standard_normal, l1_reconstruction, reparameterize
 from ..training import Trainable
 from .blocks import _levels_for, conv2d_block, deconv2d_block, init_weights
@@ -119,10 +119,7 @@ class FrameModelConfig:
 # --------------------------------------------------------------------------------------------------
 
 def _check_frames(name: str, frames: Tensor, config: FrameModelConfig) -> None:
-    layout = f"(B, {config.channels}, {config.size}, {config.size})"
-    check_tensor(name, frames, 4, layout, channels=config.channels)
-    if frames.shape[2:] != (config.size, config.size):
-        raise ValueError(f"{name} must have shape {layout} for this model, got {tuple(frames.shape)}")
+    check_images(frames, name, config.channels, config.size, "frames", value_range=None)
 
 
 class FrameEncoder(nn.Module):
