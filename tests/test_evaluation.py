@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from vgan_lesson.data import make_dataset
 from vgan_lesson.evaluation import disentanglement, generate, markdown_table, video_scores
 from vgan_lesson.evaluators import Evaluator, EvaluatorConfig
 from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config, Posterior
@@ -172,3 +173,99 @@ def test_playground_widget_redraws_on_change():
     assert first[:3] == b"GIF"
     box.children[0].children[0].value = "noise 0"          # pick another content source
     assert bytes(image.value) != first
+
+
+# ----------------------------------------------------------------------------- FEV-GAN (Tables 1 and 3)
+FEV_TINY = dict(enc_width=2, g_width=2, d_width=2, id_width=2, id_dim=8)   # 32×32×16: the evaluators' clip
+
+
+def _fev_rows(changes=None):
+    """Rows in which every FEV-GAN claim holds; ``changes`` ({(row, column): value}) overwrite single values."""
+    rows = {"FEV-GAN": {"psnr": 27.0, "ssim": 0.91, "acd": 0.09, "acd_i": 0.23, "identity_kept": 0.9},
+            "FEV-GAN w/o E_s": {"psnr": 25.0, "ssim": 0.90, "acd": 0.11, "acd_i": 0.34, "identity_kept": 0.8},
+            "FEV-GAN w/o E_Id": {"psnr": 19.0, "ssim": 0.69, "acd": 0.13, "acd_i": 1.22, "identity_kept": 0.1}}
+    for (row, column), value in (changes or {}).items():
+        rows[row][column] = value
+    return rows
+
+
+def test_fevgan_claims_get_computed_verdicts_and_say_not_run():
+    from vgan_lesson.evaluation import FEVGAN_CLAIMS, check_claims
+
+    held = check_claims(_fev_rows(), FEVGAN_CLAIMS, missing="not run")
+    assert len(held) == len(FEVGAN_CLAIMS) and {c["verdict"] for c in held} == {"reproduced"}
+    assert all(c["table"] in ("Table 3", "Fig. 5") for c in held)
+    # a false claim: w/o E_Id keeps the identity better (lower ACD-I) than the full model
+    broken = check_claims(_fev_rows({("FEV-GAN w/o E_Id", "acd_i"): 0.1}), FEVGAN_CLAIMS, missing="not run")
+    verdicts = {c["claim"]: c["verdict"] for c in broken}
+    assert verdicts["the full model has a lower ACD-I than w/o E_Id (MUG 0.23 vs 1.22)"] == "not reproduced"
+    assert sum(v == "not reproduced" for v in verdicts.values()) == 2      # and w/o E_Id's ACD-I is no longer the worst
+    wrong = next(c for c in broken if c["verdict"] == "not reproduced" and c["column"] == "acd_i")
+    assert wrong["FEV-GAN"] == 0.23 and wrong["FEV-GAN w/o E_Id"] == 0.1
+    # a tie is not a win
+    tie = check_claims(_fev_rows({("FEV-GAN w/o E_s", "psnr"): 27.0}), FEVGAN_CLAIMS[:1])
+    assert tie[0]["verdict"] == "not reproduced"
+    # rows that were not measured: "not run" with no values (and left out without `missing`, as before)
+    only_full = {"FEV-GAN": _fev_rows()["FEV-GAN"]}
+    assert {c["verdict"] for c in check_claims(only_full, FEVGAN_CLAIMS, missing="not run")} == {"not run"}
+    assert check_claims(only_full, FEVGAN_CLAIMS) == []
+    partial = check_claims({k: v for k, v in _fev_rows().items() if k != "FEV-GAN w/o E_Id"}, FEVGAN_CLAIMS,
+                           missing="not run")
+    assert [c["verdict"] for c in partial].count("reproduced") == 4         # the four full vs w/o E_s claims
+
+
+def test_identity_threshold_picks_the_best_separation():
+    from vgan_lesson.evaluation import _best_threshold
+
+    threshold, accuracy = _best_threshold(torch.tensor([0.9, 0.8, 0.95]), torch.tensor([0.1, 0.5, 0.7]))
+    assert threshold == pytest.approx(0.8) and accuracy == 1.0
+    threshold, accuracy = _best_threshold(torch.tensor([0.9, 0.4]), torch.tensor([0.5, 0.1]))
+    assert accuracy == 0.75
+
+
+def test_fevgan_scores_on_known_clips():
+    from vgan_lesson.evaluation import fevgan_scores
+    from vgan_lesson.pretrained import load_pretrained_evaluator
+
+    identity_eval = load_pretrained_evaluator("faces", "identity")
+    video_eval = load_pretrained_evaluator("faces", "video")
+    real = make_dataset("faces", "test", size=32, frames=16, num_clips=6, seed=0).batch(range(6))
+    clips, labels = real["video"], real["label"]
+    images = clips[:, :, 0]
+    itself = fevgan_scores(clips, images, labels, identity_eval, video_eval, threshold=0.5, real=clips)
+    assert itself["psnr"] == pytest.approx(100.0) and itself["ssim"] == pytest.approx(1.0, abs=1e-4)
+    frozen = fevgan_scores(images.unsqueeze(2).expand_as(clips).contiguous(), images, labels, identity_eval,
+                           video_eval, threshold=0.5)
+    assert frozen["acd"] == pytest.approx(0.0, abs=1e-6) and frozen["acd_i"] == pytest.approx(0.0, abs=1e-6)
+    assert frozen["identity_kept"] == 1.0 and frozen["psnr"] is None
+    # another person's face as the input: the identity is not kept
+    stranger = fevgan_scores(clips, images.roll(1, 0), labels, identity_eval, video_eval, threshold=0.9)
+    assert stranger["acd_i"] > itself["acd_i"] and stranger["identity_kept"] < itself["identity_kept"]
+    with pytest.raises(ValueError, match="6 clips need 6 input faces"):
+        fevgan_scores(clips, images[:3], labels, identity_eval, video_eval, threshold=0.5)
+
+
+def test_fevgan_report_scores_trains_ablations_and_says_not_run():
+    """Tiny untrained models on 8 held-out clips: the report's plumbing, not the models' quality."""
+    from vgan_lesson.evaluation import FEVGAN_CLAIMS, FEVGAN_COLUMNS, fevgan_report
+    from vgan_lesson.models.fevgan import FEVGAN, FEVGANConfig
+
+    torch.manual_seed(0)
+    full = FEVGAN(FEVGANConfig.lesson(**FEV_TINY))
+    alone = fevgan_report(num_eval=8, models={"FEV-GAN": full}, calibration_clips=16)
+    assert list(alone["rows"]) == ["real clips (reference)", "input face, frozen (baseline)", "FEV-GAN"]
+    assert all(alone["rows"]["FEV-GAN"][c] is not None for c in FEVGAN_COLUMNS)
+    assert alone["rows"]["real clips (reference)"]["psnr"] is None           # a clip against itself: left out
+    assert 0 < alone["rows"]["real clips (reference)"]["acd"] < alone["rows"]["FEV-GAN"]["acd_i"]
+    assert alone["rows"]["input face, frozen (baseline)"]["acd"] == 0.0
+    assert [c["verdict"] for c in alone["claims"]] == ["not run"] * len(FEVGAN_CLAIMS)
+    assert 0 < alone["identity_threshold"]["threshold"] < 1 and "CONSECUTIVE" in alone["metrics"]["acd"]
+
+    trained = fevgan_report(num_eval=8, models={"FEV-GAN": full}, ablation_steps=1, batch_size=2,
+                            calibration_clips=16)
+    assert list(trained["rows"])[2:] == ["FEV-GAN", "FEV-GAN w/o E_s", "FEV-GAN w/o E_Id"]
+    assert trained["rows"]["FEV-GAN"] == alone["rows"]["FEV-GAN"]           # the given model is kept, not retrained
+    assert len(trained["claims"]) == len(FEVGAN_CLAIMS)
+    assert {c["verdict"] for c in trained["claims"]} <= {"reproduced", "not reproduced"}
+    with pytest.raises(ValueError, match="the faces evaluators score 3-channel clips of 16 frames of 32×32"):
+        fevgan_report(num_eval=8, models={"FEV-GAN": FEVGAN(FEVGANConfig.lesson(**FEV_TINY, frames=8))})

@@ -441,3 +441,35 @@ def test_shipped_identity_encoder_loads_frozen_and_is_not_the_measuring_evaluato
     mine = {k: v for k, v in m.identity_encoder.network.state_dict().items()}
     assert set(mine) != set(evaluator.get("state_dict", {})) or any(
         mine[k].shape != v.shape or not torch.equal(mine[k], v) for k, v in evaluator["state_dict"].items())
+
+
+def test_choice_widget_redraws_the_clip_of_the_chosen_face_and_expression():
+    """viz.choice_widget (lesson 06's face and expression picker): the first GIF is drawn at once (what a
+    headless run keeps) and a new choice redraws it; bad choices get clear errors."""
+    from vgan_lesson.data.faces import EXPRESSIONS
+    from vgan_lesson.viz import choice_widget, gif_bytes
+
+    m = model().eval()
+    faces = torch.rand(2, 3, 16, 16) * 2 - 1
+    calls = []
+
+    def render(face, expression):
+        calls.append((face, expression))
+        with torch.no_grad():
+            return m.generate(faces[face:face + 1], expression)[0]
+
+    box = choice_widget(render, {"face": [("first", 0), ("second", 1)],
+                                 "expression": [(name, k) for k, name in enumerate(EXPRESSIONS)]},
+                        value={"expression": 3}, scale=1)
+    face, expression = box.children[0].children
+    image = box.children[-1]
+    assert calls == [(0, 3)] and bytes(image.value) == gif_bytes(render(0, 3), scale=1)
+    first = bytes(image.value)
+    face.value = 1
+    assert calls[-1] == (1, 3) and bytes(image.value) != first
+    expression.value = 0
+    assert calls[-1] == (1, 0)
+    with pytest.raises(ValueError, match="not one of the options"):
+        choice_widget(render, {"face": [0, 1]}, value={"face": 5})
+    with pytest.raises(ValueError, match="not among the choices"):
+        choice_widget(render, {"face": [0, 1]}, value={"colour": 5})

@@ -29,6 +29,7 @@ conversion   :func:`to_uint8`, :func:`diff_to_uint8`
 still images :func:`frame_grid`, :func:`diff_map_image`, :func:`difference_grid`, :func:`save_png`
 moving       :func:`gif_bytes`, :func:`save_gif`, :func:`show_gif`, :func:`animate`, :func:`show_video`
 figures      :func:`plot_frames`, :func:`loss_plot`
+widgets      :func:`choice_widget`
 """
 from __future__ import annotations
 
@@ -664,11 +665,59 @@ def loss_plot(history: Mapping[str, Sequence[float]], smooth: int = 0, title: st
     return fig
 
 
+# --------------------------------------------------------------------------------------------------
+# widgets
+# --------------------------------------------------------------------------------------------------
+
+def choice_widget(render, choices: Mapping[str, Sequence], value: Mapping[str, object] | None = None,
+                  fps: float = 8, scale: int | None = None, ncols: int | None = None):
+    """ipywidgets dropdowns above a GIF of ``render(**selected)``, redrawn whenever a choice changes.
+
+    ``choices`` maps each keyword of ``render`` to its options: plain values, or ``(label, value)``
+    pairs (the label is shown, the value passed); ``value`` sets the first selection (default: the
+    first option of each). ``render`` returns a video ``(C, T, H, W)`` or a batch, tiled ``ncols`` per
+    row (:func:`gif_bytes`; ``scale=None``: about 128 px per video). Returns an ``ipywidgets.VBox``:
+    the dropdowns, then the ``ipywidgets.Image`` holding the GIF. Headless runs (papermill) get the
+    first GIF drawn; the same ``render(**value)`` call is the path without widgets. (No ``Output``
+    widget: capturing display output inside one can stall headless execution, see
+    :meth:`vgan_lesson.playground.LatentPlayground.widget`.)
+    """
+    import ipywidgets as w
+
+    if not isinstance(choices, Mapping) or not choices:
+        raise ValueError("choices must map each keyword of render to a non-empty list of options")
+    value = dict(value or {})
+    unknown = sorted(set(value) - set(choices))
+    if unknown:
+        raise ValueError(f"value names {unknown}, which are not among the choices {sorted(choices)}")
+    controls = {}
+    for name, options in choices.items():
+        options = list(options)
+        if not options:
+            raise ValueError(f"choices[{name!r}] is empty")
+        values = [o[1] if isinstance(o, tuple) and len(o) == 2 else o for o in options]
+        first = value.get(name, values[0])
+        if first not in values:
+            raise ValueError(f"value[{name!r}] = {first!r} is not one of the options {values}")
+        controls[name] = w.Dropdown(options=options, value=first, description=name)
+    image = w.Image(format="gif")
+
+    def redraw(*_):
+        videos, _ = _as_video_batch(render(**{name: c.value for name, c in controls.items()}))
+        size = _auto_scale(videos.shape[3], videos.shape[4]) if scale is None else scale
+        image.value = gif_bytes(videos, fps=fps, scale=size, ncols=ncols)
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    return w.VBox([w.HBox(list(controls.values())), image])
+
+
 __all__ = [
     "PAD_VALUE", "DIFF_ANCHORS", "DIFF_NEUTRAL", "DIFF_CMAP", "MAX_ANIMATION_FRAMES",
     "to_uint8", "diff_to_uint8", "frame_indices", "frame_grid", "diff_map_image", "difference_grid",
     "save_png", "video_tiles", "gif_bytes", "save_gif", "show_gif", "animate", "show_video",
-    "plot_frames", "loss_plot",
+    "plot_frames", "loss_plot", "choice_widget",
 ]
 
 
