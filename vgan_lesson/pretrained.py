@@ -79,12 +79,8 @@ FOLDERS = {"evaluator": "evaluators", "identity_encoder": "identity_encoders", "
 #: Every shipped file and how it is trained (lesson scale, one CPU thread each; the budget was set by
 #: what fits beside a working session on a 2-core machine: EncGAN3 ~1.1 s/step, G3AN ~0.45 s/step).
 RECIPES: dict[str, Recipe] = {
-    # shapes: the objects are 3-6 px and move across the frame; at the lesson default G (g_base 2, 16 to
-    # 2 channels) both models made colour-flickering blobs that vanished mid-clip, so the shipped shapes
-    # models use twice the G width (and EncGAN3 twice the encoder width), as the dancer models do
-    "encgan3_shapes": Recipe("model", "shapes", "encgan3", steps=2000, batch_size=16,
-                             overrides=dict(g_base=4, enc_width=16)),
-    "g3an_shapes": Recipe("model", "shapes", "g3an", steps=4000, batch_size=16, overrides=dict(g_base=4)),
+    "encgan3_shapes": Recipe("model", "shapes", "encgan3", steps=2000, batch_size=16),
+    "g3an_shapes": Recipe("model", "shapes", "g3an", steps=3000, batch_size=16),
     "encgan3_faces": Recipe("model", "faces", "encgan3", steps=2000, batch_size=16),
     "g3an_faces": Recipe("model", "faces", "g3an", steps=3000, batch_size=16),
     # REncGAN3: batches of 4 windows of 4 overlapping clips (40 frames) = 16 clips, the clips per step of
