@@ -5,6 +5,7 @@
     python benchmarks/reproduce.py --datasets shapes --num-eval 512
     python benchmarks/reproduce.py --papers rencgan3 --length 256   # REncGAN3 only, longer chains
     python benchmarks/reproduce.py --papers fevgan --ablation-steps 3000   # FEV-GAN Table 3, trained variants
+    python benchmarks/reproduce.py --papers vicegan --ablation-steps 300 --autoencoder-steps 500   # VICE-GAN
 
 For each dataset: EncGAN3 Tables 1–3 from the shipped lesson-scale G3AN and EncGAN3, scored with the
 shipped evaluators (:func:`vgan_lesson.evaluation.encgan3_report`); with ``--ablation-steps N`` every
@@ -19,7 +20,12 @@ each clip's neutral first frame and label in, the generated clip against the rea
 ACD (consecutive frames) and ACD-I (frames against the input face) with the measuring identity
 evaluator (not FEV-GAN's own E_Id), CAS and identity verification; the shipped model, and with
 ``--ablation-steps N`` the full model, "w/o E_s" and "w/o E_Id" each trained for N steps (without it
-the ablation claims say "not run"). VICE-GAN rows join this report when that model exists in the package.
+the ablation claims say "not run"). VICE-GAN (Tables 2 and 4, the seen / unseen question on ``faces``,
+:func:`vgan_lesson.evaluation.vicegan_report`): the shipped Model 4 and, with ``--ablation-steps N``, the four
+Table 2 variants trained N steps each under the unseen and the seen condition (8 models), each animating
+the held-out clips' first frames: SSIM, MSE, ACD (consecutive frames, measuring identity evaluator), CAS and
+identity kept; with ``--autoencoder-steps M`` the six autoencoders of Table 4 trained M steps each beside
+the paper's MSE and SSIM (without it those claims say "not run").
 The last line is one JSON object with every figure.
 """
 from __future__ import annotations
@@ -31,18 +37,22 @@ import time
 
 import torch
 
-from vgan_lesson.evaluation import (FEVGAN_COLUMNS, FEVGAN_METRICS, SCORE_COLUMNS, encgan3_report, fevgan_report,
-                                   markdown_table, rencgan3_report)
+from vgan_lesson.evaluation import (AUTOENCODER_COLUMNS, FEVGAN_COLUMNS, FEVGAN_METRICS, SCORE_COLUMNS,
+                                   VICEGAN_COLUMNS, VICEGAN_METRICS, encgan3_report, fevgan_report, markdown_table,
+                                   rencgan3_report, vicegan_report)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--papers", nargs="+", default=["encgan3", "rencgan3", "fevgan"],
-                        choices=["encgan3", "rencgan3", "fevgan"])
+    parser.add_argument("--papers", nargs="+", default=["encgan3", "rencgan3", "fevgan", "vicegan"],
+                        choices=["encgan3", "rencgan3", "fevgan", "vicegan"])
     parser.add_argument("--datasets", nargs="+", default=["shapes", "faces"], help="EncGAN3's datasets")
     parser.add_argument("--length", type=int, default=128, help="frames of REncGAN3's long videos")
     parser.add_argument("--num-eval", type=int, default=256)
-    parser.add_argument("--ablation-steps", type=int, default=0)
+    parser.add_argument("--ablation-steps", type=int, default=0,
+                        help="steps for every ablation variant (EncGAN3 Tables 3-4, FEV-GAN Table 3, VICE-GAN Table 2)")
+    parser.add_argument("--autoencoder-steps", type=int, default=0,
+                        help="VICE-GAN Table 4: steps for each of the six autoencoders (0: skipped)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
@@ -90,6 +100,30 @@ def main(argv=None) -> int:
         print()
         print(markdown_table({c["claim"]: c for c in report["claims"]}, ["table", "column", "verdict"], label="claim"))
         everything["fevgan_faces"] = report
+        claims += report["claims"]
+    if "vicegan" in args.papers:
+        t0 = time.perf_counter()
+        report = vicegan_report(num_eval=args.num_eval, seed=args.seed, steps=args.ablation_steps,
+                                autoencoder_steps=args.autoencoder_steps)
+        report["seconds"] = round(time.perf_counter() - t0, 1)
+        what = (f"Table 2 variants trained {args.ablation_steps} steps each per condition, shipped Model 4 beside them"
+                if args.ablation_steps else "shipped checkpoint")
+        print(f"\n## VICE-GAN on faces ({what}; {args.num_eval} held-out clips per condition; "
+              f"{report['seconds']} s)\n")
+        print(markdown_table(report["rows"], VICEGAN_COLUMNS, digits=3))
+        if report["autoencoders"]:
+            what = (f"trained {args.autoencoder_steps} steps each" if args.autoencoder_steps
+                    else "the shipped one only")
+            print(f"\nTable 4, the autoencoders ({what}; ours on held-out faces, the paper's on MUG):\n")
+            print(markdown_table(report["autoencoders"], AUTOENCODER_COLUMNS, digits=4))
+        calibration = report["identity_threshold"]
+        print(f"\nidentity_kept: cosine >= {calibration['threshold']:.3f} (calibrated on training identities; "
+              f"held-out verification accuracy {calibration['held_out_accuracy']:.3f})")
+        for column in ("acd", "conditions"):
+            print(f"{column}: {VICEGAN_METRICS[column]}")
+        print()
+        print(markdown_table({c["claim"]: c for c in report["claims"]}, ["table", "column", "verdict"], label="claim"))
+        everything["vicegan_faces"] = report
         claims += report["claims"]
     held = sum(c["verdict"] == "reproduced" for c in claims)
     checked = sum(c["verdict"] != "not run" for c in claims)

@@ -269,3 +269,110 @@ def test_fevgan_report_scores_trains_ablations_and_says_not_run():
     assert {c["verdict"] for c in trained["claims"]} <= {"reproduced", "not reproduced"}
     with pytest.raises(ValueError, match="the faces evaluators score 3-channel clips of 16 frames of 32×32"):
         fevgan_report(num_eval=8, models={"FEV-GAN": FEVGAN(FEVGANConfig.lesson(**FEV_TINY, frames=8))})
+
+
+# ----------------------------------------------------------------------------- VICE-GAN (Tables 2 and 4)
+VICE_TINY = dict(ae_width=1, g_width=2, d_width=2)       # 32×32×16: the evaluators' clip
+
+
+def _vice_rows(changes=None):
+    """Rows (GAN variants and autoencoders) in which every VICE-GAN claim holds; ``changes`` overwrite values."""
+    def model(ssim, mse, acd, cas, kept):
+        return {"ssim": ssim, "mse": mse, "acd": acd, "cas": cas, "identity_kept": kept}
+
+    rows = {"Model 1 (unseen)": model(0.50, 0.030, 0.20, 0.40, 0.3),
+            "Model 2 (unseen)": model(0.55, 0.025, 0.20, 0.30, 0.3),
+            "Model 3 (unseen)": model(0.52, 0.026, 0.10, 0.30, 0.3),
+            "Model 4 (unseen)": model(0.54, 0.026, 0.10, 0.40, 0.3),
+            "Model 1 (seen)": model(0.60, 0.030, 0.20, 0.40, 0.6),
+            "Model 2 (seen)": model(0.70, 0.020, 0.20, 0.60, 0.7),
+            "Model 3 (seen)": model(0.62, 0.020, 0.10, 0.40, 0.6),
+            "Model 4 (seen)": model(0.66, 0.020, 0.10, 0.50, 0.8)}
+    for (kind, size), (mse, ssim) in __import__("vgan_lesson.models.vicegan", fromlist=["x"]).PAPER_TABLE_4.items():
+        rows[f"{kind} {size}"] = {"mse": mse, "ssim": ssim}
+    for (row, column), value in (changes or {}).items():
+        rows[row][column] = value
+    return rows
+
+
+def test_vicegan_claims_get_computed_verdicts_and_say_not_run():
+    from vgan_lesson.evaluation import VICEGAN_CLAIMS, check_claims
+
+    held = check_claims(_vice_rows(), VICEGAN_CLAIMS, missing="not run")      # the paper's Table 4 numbers hold
+    assert len(held) == len(VICEGAN_CLAIMS) and {c["verdict"] for c in held} == {"reproduced"}
+    # a false claim: the variational large autoencoder reconstructs best
+    broken = check_claims(_vice_rows({("variational large", "mse"): 0.0001}), VICEGAN_CLAIMS, missing="not run")
+    wrong = {c["claim"].split(" (")[0] for c in broken if c["verdict"] == "not reproduced"}
+    assert wrong == {"the standard large autoencoder has the lowest MSE of the six"}      # the means still hold
+    best = next(c for c in broken if c["claim"].startswith("the standard large autoencoder has the lowest MSE"))
+    assert best["best of standard small, standard medium, variational small, variational medium, "
+                "variational large"] == 0.0001
+    # "each": Models 1 and 4 must both beat Models 2 and 3; a mean is not enough
+    unseen = check_claims(_vice_rows({("Model 1 (unseen)", "cas"): 0.31, ("Model 4 (unseen)", "cas"): 0.9}),
+                          VICEGAN_CLAIMS, missing="not run")
+    verdict = {c["claim"]: c["verdict"] for c in unseen}
+    assert verdict["Models 1 and 4 have the highest CAS of the four, unseen"] == "reproduced"
+    unseen = check_claims(_vice_rows({("Model 1 (unseen)", "cas"): 0.29, ("Model 4 (unseen)", "cas"): 0.9}),
+                          VICEGAN_CLAIMS, missing="not run")
+    assert {c["claim"]: c["verdict"] for c in unseen}["Models 1 and 4 have the highest CAS of the four, unseen"] \
+        == "not reproduced"
+    # seen vs unseen compares means over the four variants
+    mean = next(c for c in held if c["column"] == "identity_kept")
+    assert mean["mean of Model 1 (seen), Model 2 (seen), Model 3 (seen), Model 4 (seen)"] == pytest.approx(0.675)
+    # nothing measured but the seen condition: the Table 4 and the unseen claims are "not run"
+    seen_only = {k: v for k, v in _vice_rows().items() if k.endswith("(seen)")}
+    verdicts = [c["verdict"] for c in check_claims(seen_only, VICEGAN_CLAIMS, missing="not run")]
+    assert verdicts.count("not run") == 6 + 3 + 1 and "not reproduced" not in verdicts
+
+
+def test_vicegan_report_trains_variants_scores_conditions_and_autoencoders():
+    """Tiny untrained models on 8 held-out clips and 1-step variants: the report's plumbing, not the models' quality."""
+    from vgan_lesson.evaluation import (VICEGAN_CLAIMS, VICEGAN_COLUMNS, VICEGAN_SHIPPED_ROW, vicegan_real_row,
+                                        vicegan_report)
+    from vgan_lesson.models.vicegan import VICEGAN, VICEGANConfig, variant_config
+
+    torch.manual_seed(0)
+    given = VICEGAN(variant_config("Model 4", "lesson", **VICE_TINY))
+    report = vicegan_report(num_eval=8, models={"Model 4 (unseen)": given}, steps=1, batch_size=2,
+                            calibration_clips=16, variants=("Model 2", "Model 4"), shipped=False)
+    rows = report["rows"]
+    assert list(rows) == [vicegan_real_row("unseen"), "Model 2 (unseen)", "Model 4 (unseen)",
+                          vicegan_real_row("seen"), "Model 2 (seen)", "Model 4 (seen)"]
+    assert VICEGAN_SHIPPED_ROW not in rows
+    assert rows[vicegan_real_row("seen")]["ssim"] is None and rows[vicegan_real_row("seen")]["cas"] > 0.5
+    assert all(rows["Model 2 (seen)"][c] is not None for c in VICEGAN_COLUMNS)
+    assert len(report["claims"]) == len(VICEGAN_CLAIMS)
+    verdicts = {c["claim"]: c["verdict"] for c in report["claims"]}
+    assert verdicts["Model 4 keeps the identity better than Model 2: lower ACD, seen (Sec. 7, RQ3(d))"] != "not run"
+    assert verdicts["the seen condition gives higher SSIM than the unseen one (Models 1-4, mean; shown as bars)"] \
+        == "not run"                                                 # Models 1 and 3 were not trained
+    assert report["autoencoders"] == {} or list(report["autoencoders"]) == ["standard large (shipped)"]
+    assert all(c["verdict"] == "not run" for c in report["claims"] if c["table"] == "Table 4")
+    # the given model was scored, not retrained: the same numbers without training anything
+    alone = vicegan_report(num_eval=8, models={"Model 4 (unseen)": given}, calibration_clips=16, shipped=False,
+                           conditions=("unseen",))
+    assert list(alone["rows"]) == [vicegan_real_row("unseen"), "Model 4 (unseen)"]
+    assert alone["rows"]["Model 4 (unseen)"] == rows["Model 4 (unseen)"]
+    # bad input
+    with pytest.raises(ValueError, match="name its row 'Model 2'"):
+        vicegan_report(num_eval=8, models={"Model 4 (seen)": VICEGAN(variant_config("Model 2", "lesson", **VICE_TINY))})
+    with pytest.raises(ValueError, match="rows are named"):
+        vicegan_report(num_eval=8, models={"Model 5 (seen)": given})
+    with pytest.raises(ValueError, match="the faces evaluators score 3-channel clips of 16 frames of 32×32"):
+        vicegan_report(num_eval=8, models={"Model 4 (seen)": VICEGAN(VICEGANConfig.lesson(**VICE_TINY, frames=8))})
+    with pytest.raises(ValueError, match="condition"):
+        vicegan_report(num_eval=8, conditions=("half-seen",))
+    with pytest.raises(TypeError, match="must be a VICEGAN"):
+        vicegan_report(num_eval=8, models={"Model 4 (seen)": torch.nn.Linear(1, 1)})
+
+
+def test_vicegan_report_table_4_at_one_step():
+    from vgan_lesson.evaluation import vicegan_report
+
+    report = vicegan_report(num_eval=4, models={}, conditions=("seen",), variants=("Model 4",), calibration_clips=8,
+                            autoencoder_steps=1, autoencoder_clips=2, shipped=False)
+    assert list(report["autoencoders"])[:6] == ["standard small", "standard medium", "standard large",
+                                                "variational small", "variational medium", "variational large"]
+    assert report["autoencoders"]["standard large"]["paper_ssim"] == pytest.approx(0.961358)
+    assert {c["verdict"] for c in report["claims"] if c["table"] == "Table 4"} <= {"reproduced", "not reproduced"}
+    assert list(report["rows"]) == ["real clips, seen test (reference)"]
