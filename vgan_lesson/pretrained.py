@@ -91,10 +91,8 @@ RECIPES: dict[str, Recipe] = {
                               overrides=dict(g_base=4, enc_width=16, clips_per_video=4)),
     "rencgan3_encg_dancer": Recipe("model", "dancer", "rencgan3_encg", steps=2000, batch_size=4,
                                    overrides=dict(g_base=4, enc_width=16, clips_per_video=4)),
-    # FEV-GAN (full model, Eq. 1), trained against the frozen E_Id. lambda_1 = 10 instead of the config's 100:
-    # at 100 the L1 term was 80 % of G's loss after 3000 steps and the clips barely showed the expression
-    # (CAS 0.25 against 0.89 for real clips)
-    "fevgan_faces": Recipe("model", "faces", "fevgan", steps=3000, batch_size=16, overrides=dict(lambda_rec=10.0),
+    # FEV-GAN (full model, Eq. 1 with the config's lambda_1 = lambda_2), trained against the frozen E_Id
+    "fevgan_faces": Recipe("model", "faces", "fevgan", steps=3000, batch_size=16,
                            needs=("fevgan_identity_encoder_faces",)),
     # VICE-GAN step one: the standard large autoencoder, the paper's pick (Sec. 6.1)
     "vicegan_autoencoder_faces": Recipe("autoencoder", "faces", "standard_large", steps=2000, batch_size=32),
