@@ -324,6 +324,21 @@ class FacesDataset(ProceduralVideoDataset):
         return {k: v.clone() for k, v in _roster().items()}
 
     @classmethod
+    def neutral_faces_through_classes(cls, n: int, size: int, channels: int = 3,
+                                      num_classes: int = len(EXPRESSIONS)) -> tuple[Tensor, Tensor]:
+        """``n`` neutral faces of held-out (test) identities ``(n, channels, size, size)`` and labels ``(n,)``,
+        each identity through the classes in order: identity ``j // num_classes``, label ``j % num_classes``
+        (the fixed inputs of a conditional model's sample grid; 1 channel is the grey mean)."""
+        ids = cls.identities("test")
+        ids = ids[(torch.arange(n) // num_classes) % len(ids)]
+        data = cls("test", size=size, frames=2, num_clips=1)
+        video, _ = data.render_factors(data.factors_for(ids, torch.zeros_like(ids)))
+        faces = video[:, :, 0]                                   # the neutral first frame
+        if channels == 1:
+            faces = faces.mean(1, keepdim=True)
+        return faces, torch.arange(n) % num_classes
+
+    @classmethod
     def identities(cls, split: str) -> Tensor:
         """Sorted identity ids that appear in ``split``."""
         check_choice("split for dataset 'faces'", split, cls.splits)

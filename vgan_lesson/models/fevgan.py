@@ -536,14 +536,7 @@ class FEVGAN(Trainable):
             index = torch.arange(n) % images.shape[0]
             return images[index], labels[index]
         c = self.config
-        ids = FacesDataset.identities("test")
-        ids = ids[(torch.arange(n) // c.num_classes) % len(ids)]
-        faces = FacesDataset("test", size=c.size, frames=2, num_clips=1)
-        video, _ = faces.render_factors(faces.factors_for(ids, torch.zeros_like(ids)))
-        images = video[:, :, 0]                                  # the neutral first frame
-        if c.channels == 1:
-            images = images.mean(1, keepdim=True)
-        return images, torch.arange(n) % c.num_classes
+        return FacesDataset.neutral_faces_through_classes(n, c.size, c.channels, c.num_classes)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` clips for the training loop's sample grid: :meth:`sample_inputs` animated. Deterministic

@@ -936,14 +936,7 @@ class VICEGAN(Trainable):
             index = torch.arange(n) % faces.shape[0]
             return faces[index], labels[index]
         c = self.config
-        ids = FacesDataset.identities("test")
-        ids = ids[(torch.arange(n) // c.num_classes) % len(ids)]
-        data = FacesDataset("test", size=c.size, frames=2, num_clips=1)
-        video, _ = data.render_factors(data.factors_for(ids, torch.zeros_like(ids)))
-        faces = video[:, :, 0]
-        if c.channels == 1:
-            faces = faces.mean(1, keepdim=True)
-        return faces, torch.arange(n) % c.num_classes
+        return FacesDataset.neutral_faces_through_classes(n, c.size, c.channels, c.num_classes)
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """``n`` clips for the training loop's sample grid: :meth:`sample_inputs` animated with ``generator``."""
