@@ -42,6 +42,15 @@ from vgan_lesson.evaluation import (AUTOENCODER_COLUMNS, FEVGAN_COLUMNS, FEVGAN_
                                    rencgan3_report, vicegan_report)
 
 
+def print_face_metric_notes(report: dict, notes: dict, columns: tuple[str, ...]) -> None:
+    """How a faces report's identity threshold was set, and what its ``columns`` measure."""
+    calibration = report["identity_threshold"]
+    print(f"\nidentity_kept: cosine >= {calibration['threshold']:.3f} (calibrated on training identities; "
+          f"held-out verification accuracy {calibration['held_out_accuracy']:.3f})")
+    for column in columns:
+        print(f"{column}: {notes[column]}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--papers", nargs="+", default=["encgan3", "rencgan3", "fevgan", "vicegan"],
@@ -92,11 +101,7 @@ def main(argv=None) -> int:
                 if args.ablation_steps else "shipped checkpoint")
         print(f"\n## FEV-GAN on faces ({what}; {args.num_eval} held-out clips; {report['seconds']} s)\n")
         print(markdown_table(report["rows"], FEVGAN_COLUMNS, digits=3))
-        calibration = report["identity_threshold"]
-        print(f"\nidentity_kept: cosine >= {calibration['threshold']:.3f} (calibrated on training identities; "
-              f"held-out verification accuracy {calibration['held_out_accuracy']:.3f})")
-        for column in ("acd", "acd_i", "embedder"):
-            print(f"{column}: {FEVGAN_METRICS[column]}")
+        print_face_metric_notes(report, FEVGAN_METRICS, ("acd", "acd_i", "embedder"))
         print()
         print(markdown_table({c["claim"]: c for c in report["claims"]}, ["table", "column", "verdict"], label="claim"))
         everything["fevgan_faces"] = report
@@ -116,11 +121,7 @@ def main(argv=None) -> int:
                     else "the shipped one only")
             print(f"\nTable 4, the autoencoders ({what}; ours on held-out faces, the paper's on MUG):\n")
             print(markdown_table(report["autoencoders"], AUTOENCODER_COLUMNS, digits=4))
-        calibration = report["identity_threshold"]
-        print(f"\nidentity_kept: cosine >= {calibration['threshold']:.3f} (calibrated on training identities; "
-              f"held-out verification accuracy {calibration['held_out_accuracy']:.3f})")
-        for column in ("acd", "conditions"):
-            print(f"{column}: {VICEGAN_METRICS[column]}")
+        print_face_metric_notes(report, VICEGAN_METRICS, ("acd", "conditions"))
         print()
         print(markdown_table({c["claim"]: c for c in report["claims"]}, ["table", "column", "verdict"], label="claim"))
         everything["vicegan_faces"] = report
