@@ -50,6 +50,20 @@ def test_export_keeps_weights_only_and_records_a_manifest(tmp_path, trained_run)
         load_model_file(tmp_path / "ship" / "tiny_shapes.pt", expected_class="Evaluator")
 
 
+def test_half_export_halves_the_file_and_loads_into_float32(tmp_path, trained_run):
+    model, ckpt = trained_run
+    full = export_model(ckpt, tmp_path / "full" / "tiny_shapes.pt", command="pytest")
+    half = export_model(ckpt, tmp_path / "half" / "tiny_shapes.pt", half=True, command="pytest")
+    assert (full["weights_dtype"], half["weights_dtype"]) == ("float32", "float16")
+    assert half["bytes"] < 0.7 * full["bytes"]                 # (the per-tensor overhead of a tiny model)
+    loaded = load_model_file(tmp_path / "half" / "tiny_shapes.pt", expected_class="EncGAN3")
+    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert b.dtype == a.dtype, name                       # the model stays float32
+        torch.testing.assert_close(b, a.half().to(a.dtype), rtol=0, atol=0, msg=name)   # exactly the fp16 rounding
+        if a.is_floating_point() and a.abs().max() > 0:
+            assert (b - a).abs().max() <= a.abs().max() * 2 ** -10, name
+
+
 def test_damaged_or_foreign_files_are_refused(tmp_path, trained_run):
     _, ckpt = trained_run
     path = tmp_path / "tiny_shapes.pt"
