@@ -4,7 +4,7 @@
     python benchmarks/reproduce.py --ablation-steps 300     # also train every Table 3/4 variant (slow)
     python benchmarks/reproduce.py --datasets shapes --num-eval 512
     python benchmarks/reproduce.py --papers rencgan3 --length 256   # REncGAN3 only, longer chains
-    python benchmarks/reproduce.py --papers fevgan --ablation-steps 3000   # FEV-GAN Table 3, trained variants
+    python benchmarks/reproduce.py --papers fevgan --ablation-steps 6000   # FEV-GAN Table 3, trained variants
     python benchmarks/reproduce.py --papers vicegan --ablation-steps 300 --autoencoder-steps 500   # VICE-GAN
 
 For each dataset: EncGAN3 Tables 1–3 from the shipped lesson-scale G3AN and EncGAN3, scored with the
