@@ -59,7 +59,9 @@ def _sqrtm(matrix: np.ndarray) -> np.ndarray:
 def frechet_gaussians(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
                       eps: float = 1e-6) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2):
-    ``|mu1 - mu2|^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))`` (Heusel et al., 2017)."""
+    ``|mu1 - mu2|^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))`` (Heusel et al., 2017).
+    A distance, so never below 0: the rounding of the matrix square root can leave about -1e-5 for two
+    identical Gaussians, which is returned as 0."""
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
     sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
@@ -76,7 +78,7 @@ def frechet_gaussians(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigm
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
             raise ValueError(f"matrix square root has a large imaginary part ({np.abs(covmean.imag).max():.3g})")
         covmean = covmean.real
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    return max(0.0, float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)))
 
 
 def frechet_distance(features_a, features_b) -> float:
