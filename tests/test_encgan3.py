@@ -9,7 +9,8 @@ import torch
 
 from vgan_lesson.__main__ import main as cli_main
 from vgan_lesson.data import difference_maps, make_dataset
-from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config, ablation_configs, frozen
+from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config, ablation_configs
+from vgan_lesson.training import frozen
 from vgan_lesson.models.encoders import ContentEncoder, MotionEncoder
 from vgan_lesson.training import TrainConfig, latest_checkpoint, train
 

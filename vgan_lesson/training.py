@@ -263,6 +263,25 @@ class StepContext:
     max_grad_norm: float | None = None
 
 
+@contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Switch off ``requires_grad`` of the modules' parameters inside the block, then restore it.
+
+    A forward pass made inside still lets gradients flow *through* the modules to their inputs, but
+    backward computes no gradient for their weights: what a loss that trains another module needs
+    (Enc's Eq. 1 through G; G's Eq. 2 through D), at about a third less backward work.
+    """
+    params = [p for m in modules for p in m.parameters()]
+    saved = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, saved):
+            p.requires_grad_(flag)
+
+
 class Trainable(nn.Module):
     """Base class of every trainable model of the package.
 
@@ -1114,7 +1133,7 @@ def _train(model: Trainable, data: Any, config: TrainConfig, resume: bool | str 
 
 
 __all__ = [
-    "Trainable", "StepContext", "TrainConfig", "History", "TrainingDiverged", "Callback", "LiveView",
+    "Trainable", "frozen", "StepContext", "TrainConfig", "History", "TrainingDiverged", "Callback", "LiveView",
     "BatchStream", "train", "seed_everything", "average_gradients", "shard_batch", "epoch_seed",
     "global_rng_state", "set_global_rng_state", "preserved_rng", "config_dict", "model_class_name",
     "checkpoint_path", "list_checkpoints", "latest_checkpoint", "read_checkpoint", "load_checkpoint",

@@ -33,9 +33,8 @@ Where our choices fill the paper's gaps, the config says so (``kl_weight``, ``re
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn as nn
@@ -44,7 +43,7 @@ from ..checks import check_choice, check_int, check_video
 from ..data.diffmaps import difference_maps
 from ..losses import (d_loss, encoder_loss, g_adv_loss, generator_loss, kl_standard_normal, reparameterize,
                       video_reconstruction)
-from ..training import Trainable
+from ..training import Trainable, frozen
 from .config import SCALES, ScaledConfig
 from .blocks import G3Trunk, VideoHead, count_parameters
 from .discriminators import ImageDiscriminator, VideoDiscriminator, random_frame
@@ -371,23 +370,4 @@ class EncGAN3(Trainable):
         return f"{c.name}: {c.frames}×{c.size}×{c.size}, F-SA {c.attention}, parameters {sizes}"
 
 
-@contextmanager
-def frozen(*modules: nn.Module) -> Iterator[None]:
-    """Switch off ``requires_grad`` of the modules' parameters inside the block, then restore it.
-
-    A forward pass made inside still lets gradients flow *through* the modules to their inputs, but
-    backward computes no gradient for their weights: what a loss that trains another module needs
-    (Enc's Eq. 1 through G; G's Eq. 2 through D), at about a third less backward work.
-    """
-    params = [p for m in modules for p in m.parameters()]
-    saved = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, saved):
-            p.requires_grad_(flag)
-
-
-__all__ = ["EncGAN3", "frozen", "EncGAN3Config", "Posterior", "ablation_configs", "SCALES"]
+__all__ = ["EncGAN3", "EncGAN3Config", "Posterior", "ablation_configs", "SCALES"]

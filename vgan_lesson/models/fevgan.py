@@ -74,11 +74,10 @@ from ..checks import check_choice, check_images, check_int, check_tensor, check_
 from ..data.faces import EXPRESSIONS, FacesDataset
 from ..io import safe_load
 from ..losses import d_loss, g_adv_loss, identity_l1, l1_reconstruction
-from ..training import Trainable
+from ..training import Trainable, frozen
 from .config import SCALES, ScaledConfig
 from .blocks import VideoDecoder, _levels_for, count_parameters
 from .discriminators import VideoDiscriminator, one_hot_labels
-from .encgan3 import frozen
 from .encoders import SpatialEncoder
 
 if TYPE_CHECKING:  # vgan_lesson.evaluators imports the models package: import it where it is used

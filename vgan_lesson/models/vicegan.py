@@ -89,11 +89,10 @@ from ..data.faces import EXPRESSIONS, FacesDataset
 from ..io import atomic_save, safe_load
 from ..losses import (category_cross_entropy, content_consistency, d_loss, g_adv_loss, kl_standard_normal,
                       reparameterize)
-from ..training import Trainable, preserved_rng
+from ..training import Trainable, frozen, preserved_rng
 from .blocks import _levels_for, conv2d_block, count_parameters, deconv2d_block, init_weights
 from .config import SCALES, ScaledConfig
 from .discriminators import ImageDiscriminator, VideoDiscriminator, random_frame, split_logits
-from .encgan3 import frozen
 from .encoders import _gaussian_head
 from .frames import FrameDecoder, FrameModelConfig
 
