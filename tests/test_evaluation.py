@@ -10,6 +10,7 @@ from vgan_lesson.evaluation import disentanglement, generate, markdown_table, vi
 from vgan_lesson.evaluators import Evaluator, EvaluatorConfig
 from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config, Posterior
 from vgan_lesson.playground import LatentPlayground
+from vgan_lesson.pretrained import checkpoint_dir
 
 TINY = dict(size=16, frames=16, g_base=1, d_width=4, enc_width=4, motion_hidden=8, content_dim=8, attention=False)
 
@@ -269,6 +270,33 @@ def test_fevgan_report_scores_trains_ablations_and_says_not_run():
     assert {c["verdict"] for c in trained["claims"]} <= {"reproduced", "not reproduced"}
     with pytest.raises(ValueError, match="the faces evaluators score 3-channel clips of 16 frames of 32×32"):
         fevgan_report(num_eval=8, models={"FEV-GAN": FEVGAN(FEVGANConfig.lesson(**FEV_TINY, frames=8))})
+
+
+@pytest.mark.skipif(not (checkpoint_dir() / "fevgan_faces.pt").exists(), reason="fevgan_faces.pt is not shipped")
+def test_fevgan_report_trains_the_ablations_with_the_shipped_architecture(monkeypatch):
+    """Without ``models``, Table 3's variants are built like the shipped model (its widths), so
+    ``--ablation-steps`` at the shipped budget compares like with like. (Training is stubbed out.)"""
+    import dataclasses
+
+    from vgan_lesson import evaluation
+    from vgan_lesson.models.fevgan import FEVGAN
+    from vgan_lesson.pretrained import load_pretrained
+
+    built = {}
+
+    def untrained(config, identity_state, steps, batch_size, seed, device):
+        built[config.name] = config
+        return FEVGAN(config).eval()
+
+    monkeypatch.setattr(evaluation, "_train_fevgan_variant", untrained)
+    report = evaluation.fevgan_report(num_eval=4, ablation_steps=1, calibration_clips=8)
+    assert sorted(built) == ["FEV-GAN", "FEV-GAN w/o E_Id", "FEV-GAN w/o E_s"]
+    assert "FEV-GAN (shipped)" in report["rows"]
+    shipped = dataclasses.asdict(load_pretrained("fevgan", "faces").config)
+    for name, config in built.items():
+        mine = dataclasses.asdict(config)
+        assert {k: v for k, v in mine.items() if not k.startswith("use_")} == \
+               {k: v for k, v in shipped.items() if not k.startswith("use_")}, name
 
 
 # ----------------------------------------------------------------------------- VICE-GAN (Tables 2 and 4)

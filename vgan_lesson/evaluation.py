@@ -568,9 +568,9 @@ def fevgan_report(num_eval: int = 256, seed: int = 0, models: dict | None = None
     shipped ``fevgan_faces`` as ``"FEV-GAN"``. With ``ablation_steps > 0`` the Table 3 variants that
     ``models`` does not hold are trained from scratch for that many steps (batch ``batch_size``, seed
     ``seed``, the shared :func:`vgan_lesson.training.train`), with the architecture of the given
-    ``"FEV-GAN"`` (lesson defaults otherwise) and its frozen E_Id (the shipped one otherwise). When
-    ``models`` is None this trains the full model too, so every claim compares one budget; the shipped
-    model is then scored as ``"FEV-GAN (shipped)"``. Without ``ablation_steps`` and without ablation
+    ``"FEV-GAN"`` (of the shipped model when ``models`` is None; lesson defaults otherwise) and its
+    frozen E_Id (the shipped one otherwise). When ``models`` is None this trains the full model too,
+    so every claim compares one budget; the shipped model is then scored as ``"FEV-GAN (shipped)"``. Without ``ablation_steps`` and without ablation
     models, their rows are absent and their claims say ``"not run"``.
 
     Returns ``rows`` (name -> scores), ``claims``, ``identity_threshold`` (:func:`identity_threshold`),
@@ -596,7 +596,7 @@ def fevgan_report(num_eval: int = 256, seed: int = 0, models: dict | None = None
         _check_face_model(name, model, FEVGAN, video_eval)
 
     if ablation_steps:
-        base = models.get("FEV-GAN")
+        base = models.get("FEV-GAN", shipped)     # the shipped model's architecture, when it is the one scored
         flags = ("use_spatial_encoder", "use_identity_encoder")
         overrides = {} if base is None else {k: v for k, v in dataclasses.asdict(base.config).items() if k not in flags}
         if base is not None:
