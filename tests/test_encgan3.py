@@ -10,9 +10,8 @@ import torch
 from vgan_lesson.__main__ import main as cli_main
 from vgan_lesson.data import difference_maps, make_dataset
 from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config, ablation_configs
-from vgan_lesson.training import frozen
 from vgan_lesson.models.encoders import ContentEncoder, MotionEncoder
-from vgan_lesson.training import TrainConfig, latest_checkpoint, train
+from vgan_lesson.training import TrainConfig, frozen, latest_checkpoint, train
 
 TINY = dict(size=16, g_base=1, d_width=4, enc_width=4, motion_hidden=16, content_dim=16, motion_dim=4)
 

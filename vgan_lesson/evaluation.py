@@ -570,8 +570,9 @@ def fevgan_report(num_eval: int = 256, seed: int = 0, models: dict | None = None
     ``seed``, the shared :func:`vgan_lesson.training.train`), with the architecture of the given
     ``"FEV-GAN"`` (of the shipped model when ``models`` is None; lesson defaults otherwise) and its
     frozen E_Id (the shipped one otherwise). When ``models`` is None this trains the full model too,
-    so every claim compares one budget; the shipped model is then scored as ``"FEV-GAN (shipped)"``. Without ``ablation_steps`` and without ablation
-    models, their rows are absent and their claims say ``"not run"``.
+    so every claim compares one budget; the shipped model is then scored as ``"FEV-GAN (shipped)"``.
+    Without ``ablation_steps`` and without ablation models, their rows are absent and their claims say
+    ``"not run"``.
 
     Returns ``rows`` (name -> scores), ``claims``, ``identity_threshold`` (:func:`identity_threshold`),
     ``metrics`` (:data:`FEVGAN_METRICS`) and the settings.
