@@ -87,11 +87,14 @@ RECIPES: dict[str, Recipe] = {
     # REncGAN3: batches of 4 windows of 4 overlapping clips (40 frames) = 16 clips, the clips per step of
     # EncGAN3; three recall links per window, and wider G and encoders than the lesson default (the
     # figure's thin limbs and the link through the content code need them: a first run at the lesson
-    # defaults with 2-clip windows, looked at after 800 steps, drifted every chain to one look within 3 links)
+    # defaults with 2-clip windows, looked at after 800 steps, drifted every chain to one look within 3 links).
+    # The joint model's prior samples are chains of 4 links (chain_prior, the default): trained with
+    # independent prior clips its generation-time chain drifted (content codes growing over 16 links from
+    # 7 to 21 against the prior's 11). Both stored in float16.
     "rencgan3_dancer": Recipe("model", "dancer", "rencgan3", steps=2000, batch_size=4,
-                              overrides=dict(g_base=4, enc_width=16, clips_per_video=4)),
+                              overrides=dict(g_base=4, enc_width=16, clips_per_video=4), half=True),
     "rencgan3_encg_dancer": Recipe("model", "dancer", "rencgan3_encg", steps=2000, batch_size=4,
-                                   overrides=dict(g_base=4, enc_width=16, clips_per_video=4)),
+                                   overrides=dict(g_base=4, enc_width=16, clips_per_video=4), half=True),
     # FEV-GAN (full model, Eq. 1 with the config's lambda_1 = lambda_2), trained against the frozen E_Id, with
     # a 4x wider G_dec (128-64-32) and a 2x wider E_s than the lesson default: at the default widths
     # (G_dec 0.05 M parameters) 3000 steps animated the expressions barely (CAS 0.25); at these widths the

@@ -58,6 +58,8 @@ class REncGAN3Config(EncGAN3Config):
     (Eq. 2, REncGAN3) or EncGAN3's separate updates (REncGAN3 (Enc_G)). ``recall_generated``: the
     content of clip ``i + 1`` is encoded from clip ``i``'s generated reference frame (True) or from
     the real one. ``ref_weight`` weighs the reference-frame term of Eq. 2 against the clip term.
+    ``chain_prior``: the joint step's prior samples are chains of ``N_C`` links (True) or independent
+    clips (False, as before).
     """
 
     overlap: int | None = None
@@ -65,6 +67,7 @@ class REncGAN3Config(EncGAN3Config):
     joint: bool = True
     recall_generated: bool = True
     ref_weight: float = 1.0
+    chain_prior: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.frames, int) and self.frames % 2:
@@ -78,7 +81,7 @@ class REncGAN3Config(EncGAN3Config):
         check_int("overlap", self.overlap, minimum=1)
         if self.overlap >= self.frames:
             raise ValueError(f"overlap must be smaller than the clip (frames={self.frames}), got overlap={self.overlap}")
-        self._check_fields(counts=("clips_per_video",), flags=("joint", "recall_generated"), amounts=("ref_weight",))
+        self._check_fields(counts=("clips_per_video",), flags=("joint", "recall_generated", "chain_prior"), amounts=("ref_weight",))
 
     @property
     def stride(self) -> int:
@@ -140,6 +143,24 @@ class REncGAN3(EncGAN3):
         ``(B, C, T-1, H, W)``; :func:`vgan_lesson.data.recall_reconstruct` (Eq. 3) inverts it."""
         return clip[:, :, self.config.reference_index], difference_maps(clip)
 
+    def prior_chain(self, n: int, links: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Eq. 1 for training: ``n`` chains of ``links`` clips from prior noise, with gradients through
+        every link. Returns the clips ``(n · links, C, T, H, W)`` in window-major order (as
+        :meth:`clips_of` flattens real windows) and the mean KL of the recalled content codes (zero
+        for one link). Unlike :meth:`chain`, the recalled code is a reparameterised sample."""
+        c = self.config
+        z_x = self.randn(n, c.content_dim, generator=generator)
+        clips, kls = [], []
+        for i in range(links):
+            clip = self.generate(z_x, self.randn(n, c.motion_dim, c.motion_length, generator=generator))
+            clips.append(clip)
+            if i + 1 < links:
+                mu_x, logvar_x = self.recall(clip[:, :, c.reference_index])
+                kls.append(kl_standard_normal(mu_x.float(), logvar_x.float()))
+                z_x = reparameterize(mu_x, logvar_x, generator)
+        kl = sum(kls) / len(kls) if kls else clips[0].new_zeros(())
+        return torch.stack(clips, 1).flatten(0, 1), kl
+
     # ----------------------------------------------------------------- training
     def train_step(self, batch: dict[str, Any], step: int, generator: torch.Generator) -> dict[str, Tensor]:
         """One update: D (Eq. 4, 5) → Enc + G (Eq. 2), or EncGAN3's D → Enc → G with ``joint=False``."""
@@ -164,7 +185,10 @@ class REncGAN3(EncGAN3):
             if i + 1 < k:
                 content_in = recons[-1][:, :, r] if c.recall_generated else clips[:, i + 1, :, 0]
         x_hat = torch.stack(recons, 1).flatten(0, 1)                 # same order as `real`
-        x_tilde = self.sample(b * k, generator)                      # G(z̃_x, z̃_v): prior noise
+        if c.chain_prior:                                            # prior noise, chained as at generation
+            x_tilde, kl_recall = self.prior_chain(b, k, generator)
+        else:                                                        # G(z̃_x, z̃_v): independent prior clips
+            x_tilde, kl_recall = self.sample(b * k, generator), None
 
         # ---- 1. D: Eq. 4 (D_I) and Eq. 5 (D_V)
         logs = self._update_discriminators(real, [x_hat, x_tilde], generator)
@@ -175,12 +199,15 @@ class REncGAN3(EncGAN3):
         kl_x = sum(kl_standard_normal(s[0].float(), s[1].float()) for s in stats) / k
         kl_v = sum(kl_standard_normal(s[2].float(), s[3].float()) for s in stats) / k
         adv = g_adv_loss(*adversarial)
-        loss = adv + c.rec_weight * (rec + c.effective_kl_weight * (kl_x + kl_v))
+        kl = kl_x + kl_v + (kl_recall if kl_recall is not None else 0.0)
+        loss = adv + c.rec_weight * (rec + c.effective_kl_weight * kl)
         self.update(("Enc", "G"), loss)
         with torch.no_grad():   # how far each link's first frame lands from the reference it was made from
             chained = x_hat.view(b, k, *x_hat.shape[1:])
             link = (chained[:, 1:, :, :, 0] - chained[:, :-1, :, :, r]).abs().mean() if k > 1 else torch.zeros(())
         logs.update(loss_EncG=loss, adv=adv, recon=rec, kl_x=kl_x, kl_v=kl_v, link=link)
+        if kl_recall is not None:
+            logs["kl_recall"] = kl_recall
         return {name: v.detach() for name, v in logs.items()}
 
     # ----------------------------------------------------------------- generation: the Markov chain
