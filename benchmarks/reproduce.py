@@ -85,7 +85,7 @@ def main(argv=None) -> int:
         report["seconds"] = round(time.perf_counter() - t0, 1)
         print(f"\n## REncGAN3 on dancer (shipped checkpoints; {args.num_eval} clips and long videos of "
               f"{args.length} frames; {report['seconds']} s)\n")
-        print(markdown_table(report["rows"], SCORE_COLUMNS + ["seam_ratio", "repeat_ratio"]))
+        print(markdown_table(report["rows"], SCORE_COLUMNS + ["seam_ratio", "repeat_ratio", "code_growth"]))
         print("\nvideo FID along the length (Fig. 3), per 16-frame clip:")
         for name, q in report["quality"].items():
             print(f"  {name}: " + ", ".join(f"{p}: {v:.1f}" for p, v in zip(q["positions"], q["fvd"])))

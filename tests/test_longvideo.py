@@ -10,7 +10,7 @@ import torch
 
 from vgan_lesson.data.clipfile import to_uint8
 from vgan_lesson.data.dancer import DancerDataset
-from vgan_lesson.longvideo import (GifWriter, LongVideoResult, Mp4Writer, NpyWriter, concatenate_independent,
+from vgan_lesson.longvideo import (GifWriter, LongVideoResult, Mp4Writer, NpyWriter, chain_drift, concatenate_independent,
                                    generate_long, long_video_seams, long_video_shape, open_writer, peak_memory,
                                    quality_over_length, read_long_video, repetition)
 from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config
@@ -290,6 +290,40 @@ def test_seams_of_a_generated_chain_are_finite(model):
     video = generate_long(model, 40, None, n=2, progress=False).video
     seams = long_video_seams(video, model.config.stride)
     assert seams["seams"] == 4 and math.isfinite(seams["ratio"]) and seams["within"] > 0
+
+
+def test_chain_drift_sees_codes_that_grow_collapse_or_stay(model, monkeypatch):
+    """chain_drift reads the codes the chain really used: a recall that keeps the code gives growth 1,
+    one that scales it by 1.2 per link gives 1.2 ** (links - 1), one that sends every video to the same
+    code collapses the spread."""
+    model.train()
+    base = chain_drift(model, links=3, n=4, seed=1)
+    assert model.training                                         # the mode is restored
+    assert set(base) == {"code_norm", "brightness", "spread", "motion", "prior_norm", "growth"}
+    assert all(len(base[k]) == 3 for k in ("code_norm", "brightness", "spread", "motion"))
+    assert base["prior_norm"] == pytest.approx(model.config.content_dim ** 0.5)
+    assert base == chain_drift(model, links=3, n=4, seed=1)       # deterministic
+    first = {}
+
+    def keep(frame, factor=1.0, same=False):
+        n = frame.shape[0]
+        if "z" not in first:    # the prior code of link 1, as links() drew it
+            first["z"] = model.randn(n, model.config.content_dim, generator=torch.Generator().manual_seed(1))
+        first["z"] = first["z"][:1].expand(n, -1).clone() if same else first["z"] * factor
+        return first["z"], torch.zeros_like(first["z"])
+
+    for factor, growth in ((1.0, 1.0), (1.2, 1.2 ** 2)):
+        first.clear()
+        monkeypatch.setattr(model, "recall", lambda frame, f=factor: keep(frame, f))
+        assert chain_drift(model, links=3, n=4, seed=1)["growth"] == pytest.approx(growth, rel=1e-5)
+    first.clear()
+    monkeypatch.setattr(model, "recall", lambda frame: keep(frame, same=True))
+    collapsed = chain_drift(model, links=3, n=4, seed=1)
+    assert collapsed["spread"][0] > 0 and collapsed["spread"][1] < 0.5 * collapsed["spread"][0]
+    with pytest.raises(ValueError, match="links"):
+        chain_drift(model, links=1)
+    with pytest.raises(TypeError, match="REncGAN3"):
+        chain_drift(EncGAN3(EncGAN3Config.lesson(size=16, d_width=4, enc_width=4)))
 
 
 def test_repetition_loops_frozen_and_fresh_motion():

@@ -287,12 +287,14 @@ def rencgan3_report(num_eval: int = 256, length: int = 128, seed: int = 0, model
     along their length (Fig. 3, :func:`vgan_lesson.longvideo.quality_over_length`); the joins of the
     chain against independently generated clips glued together and against real long videos
     (:func:`vgan_lesson.longvideo.long_video_seams`); and how close the motion comes to repeating
-    (:func:`vgan_lesson.longvideo.repetition` on frame-evaluator features, against real dancers).
-    Returns ``rows`` (scores per model, with ``seam_ratio`` and ``repeat_ratio``), ``quality``
+    (:func:`vgan_lesson.longvideo.repetition` on frame-evaluator features, against real dancers);
+    and whether the chain's content codes drift (``code_growth``: the last link's code norm over the
+    first's, :func:`vgan_lesson.longvideo.chain_drift`).
+    Returns ``rows`` (scores per model, with ``seam_ratio``, ``repeat_ratio`` and ``code_growth``), ``quality``
     (per-position FVD), ``claims`` (with computed verdicts) and the settings.
     """
     from .data import make_dataset
-    from .longvideo import concatenate_independent, long_video_seams, quality_over_length, repetition
+    from .longvideo import chain_drift, concatenate_independent, long_video_seams, quality_over_length, repetition
     from .pretrained import load_pretrained, load_pretrained_evaluator
 
     check_int("num_eval", num_eval, minimum=2)
@@ -335,7 +337,9 @@ def rencgan3_report(num_eval: int = 256, length: int = 128, seed: int = 0, model
                           for s in range(0, num_eval, 64)])
         rows[f"{name} (long)"] = {**score(long[:, :, last:last + clip]),
                                   "seam_ratio": long_video_seams(long, stride)["ratio"],
-                                  "repeat_ratio": repeat_ratio(long)}
+                                  "repeat_ratio": repeat_ratio(long),
+                                  "code_growth": chain_drift(model, links=-(-length // stride),
+                                                             n=min(num_eval, 32), seed=seed)["growth"]}
         quality[name] = quality_over_length(long, real, video_eval, clip_len=clip)
         if name == "REncGAN3":                                    # the naive alternative, same joins
             links, count = -(-length // stride), min(num_eval, 64)

@@ -702,6 +702,41 @@ def long_video_seams(videos: Tensor, stride: int, features: Tensor | None = None
     return {**seam_score(videos, range(stride, t, stride), features), "stride": stride}
 
 
+@torch.no_grad()
+def chain_drift(model, links: int = 16, n: int = 32, seed: int = 0) -> dict[str, Any]:
+    """Does the chain of Eq. 1 stay where it started, or drift? ``n`` chains of ``links`` links
+    (:meth:`REncGAN3.links`, eval mode, ``torch.Generator().manual_seed(seed)``), measured per link:
+
+    * ``code_norm``: the mean length of the content code the link was made from. Link 1's is prior
+      noise, about ``prior_norm = sqrt(content_dim)``; later ones are posterior means of generated
+      reference frames. A chain that keeps growing is leaving the region G was trained on.
+    * ``brightness``: the mean pixel value of the link's clips, in [-1, 1].
+    * ``spread``: how different the ``n`` videos are, the std across videos of the link's first frame,
+      averaged over pixels. It falls towards 0 when every video converges to the same look.
+    * ``motion``: the mean absolute change between consecutive frames.
+
+    Also ``growth``: the last link's code norm over the first's (about 1 for a chain that stays put).
+    """
+    _check_model(model)
+    check_int("links", links, minimum=2)
+    check_int("n", n, minimum=2)
+    check_int("seed", seed, minimum=0)
+    was_training = model.training
+    model.eval()
+    out: dict[str, Any] = {"code_norm": [], "brightness": [], "spread": [], "motion": []}
+    try:
+        for z_x, clip in model.links(n, links, torch.Generator().manual_seed(seed)):
+            out["code_norm"].append(float(z_x.float().norm(dim=1).mean()))
+            out["brightness"].append(float(clip.mean()))
+            out["spread"].append(float(clip[:, :, 0].flatten(1).std(0).mean()))
+            out["motion"].append(float((clip[:, :, 1:] - clip[:, :, :-1]).abs().mean()))
+    finally:
+        model.train(was_training)
+    out["prior_norm"] = float(model.config.content_dim) ** 0.5
+    out["growth"] = out["code_norm"][-1] / out["code_norm"][0]
+    return out
+
+
 def concatenate_independent(clips: Tensor, stride: int) -> Tensor:
     """The naive long video: the first ``stride`` frames of independently generated clips, glued.
 
@@ -840,5 +875,5 @@ def peak_memory(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any,
 __all__ = [
     "SUFFIXES", "VideoWriter", "NpyWriter", "Mp4Writer", "GifWriter", "open_writer", "LongVideoResult",
     "generate_long", "read_long_video", "long_video_shape", "quality_over_length", "long_video_seams",
-    "concatenate_independent", "repetition", "peak_memory",
+    "concatenate_independent", "chain_drift", "repetition", "peak_memory",
 ]

@@ -212,14 +212,14 @@ class REncGAN3(EncGAN3):
 
     # ----------------------------------------------------------------- generation: the Markov chain
     @torch.no_grad()
-    def chain(self, n: int, clips: int | None, generator: torch.Generator, start: Tensor | None = None) -> Iterator[Tensor]:
-        """Eq. 1 as a stream: yield the new frames ``(n, C, stride, H, W)`` of each link of ``n`` long videos.
-
-        Link 1 is generated from prior noise (or, with ``start`` ``(n, C, H, W)``, from the content code
-        of that real frame); link ``i + 1`` from the content code (posterior mean) of link ``i``'s
-        reference frame and fresh motion noise. Each link yields its frames ``0 .. stride-1``: frame
-        ``stride`` is the reference, which the next link starts from. ``clips=None`` goes on forever
-        (the caller stops); only one clip is alive at a time, whatever the length.
+    def links(self, n: int, clips: int | None, generator: torch.Generator,
+              start: Tensor | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+        """Eq. 1 link by link: yield ``(z_x, clip)``, the content code ``(n, content_dim)`` each whole
+        clip ``(n, C, T, H, W)`` was generated from (with fresh motion noise). Link 1's code is prior
+        noise (or, with ``start`` ``(n, C, H, W)``, the posterior mean of those real frames); link
+        ``i + 1``'s is the posterior mean of link ``i``'s reference frame. ``clips=None`` goes on
+        forever (the caller stops); only one clip is alive at a time, whatever the length.
+        :meth:`chain` streams the frames; :func:`vgan_lesson.longvideo.chain_drift` watches the codes.
         """
         check_int("n", n, minimum=1)
         if clips is not None:
@@ -237,9 +237,22 @@ class REncGAN3(EncGAN3):
         while clips is None or i < clips:
             z_v = self.randn(n, c.motion_dim, c.motion_length, generator=generator)
             clip = self.generate(z_x, z_v).float()
-            yield clip[:, :, :c.stride]
+            yield z_x, clip
             z_x = self.recall(clip[:, :, c.reference_index])[0]
             i += 1
+
+    @torch.no_grad()
+    def chain(self, n: int, clips: int | None, generator: torch.Generator, start: Tensor | None = None) -> Iterator[Tensor]:
+        """Eq. 1 as a stream: yield the new frames ``(n, C, stride, H, W)`` of each link of ``n`` long videos.
+
+        Link 1 is generated from prior noise (or, with ``start`` ``(n, C, H, W)``, from the content code
+        of that real frame); link ``i + 1`` from the content code (posterior mean) of link ``i``'s
+        reference frame and fresh motion noise (:meth:`links`). Each link yields its frames
+        ``0 .. stride-1``: frame ``stride`` is the reference, which the next link starts from.
+        ``clips=None`` goes on forever (the caller stops); only one clip is alive at a time.
+        """
+        for _, clip in self.links(n, clips, generator, start):
+            yield clip[:, :, :self.config.stride]
 
     @torch.no_grad()
     def long_video(self, n: int, frames: int, generator: torch.Generator, start: Tensor | None = None) -> Tensor:
