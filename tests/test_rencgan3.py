@@ -150,12 +150,14 @@ def test_the_recall_link_carries_gradients_from_the_next_clip_into_the_previous_
 
 def test_prior_samples_are_chains_trained_through_the_recalled_code(windows, monkeypatch):
     """chain_prior: the joint step's fakes from prior noise are made as at generation time (Eq. 1):
-    link i + 1 from the recalled code of link i's reference frame, its KL in L_EncG, gradients through
-    the link. Without it they are independent prior clips and there is no recalled code."""
+    link i + 1 from the recalled code of link i's reference frame, its KL and its link error in L_EncG,
+    gradients through the link. Without it they are independent prior clips and there is no recalled code."""
     torch.manual_seed(0)
     model = REncGAN3(tiny())
-    clips, kl = model.prior_chain(3, 2, torch.Generator().manual_seed(0))
+    clips, kl, link = model.prior_chain(3, 2, torch.Generator().manual_seed(0))
     assert clips.shape == (6, 3, 16, 16, 16) and float(kl) > 0
+    pairs = clips.view(3, 2, *clips.shape[1:])
+    assert float(link) == pytest.approx(float((pairs[:, 1, :, 0] - pairs[:, 0, :, 8]).abs().mean()))
     # window-major, like real clips: row 2w + 1 (link 2) is generated from row 2w's reference frame
     g = torch.Generator().manual_seed(0)
     z_x = model.randn(3, model.config.content_dim, generator=g)
@@ -164,16 +166,16 @@ def test_prior_samples_are_chains_trained_through_the_recalled_code(windows, mon
     clips[1::2].mean().backward()                  # a loss on link 2 only reaches the content encoder
     grad = sum(float(p.grad.abs().sum()) for p in model.content_encoder.parameters() if p.grad is not None)
     assert grad > 0
-    assert float(model.prior_chain(2, 1, torch.Generator().manual_seed(0))[1]) == 0.0
+    assert model.prior_chain(2, 1, torch.Generator().manual_seed(0))[1:] == (0.0, 0.0)
     for chained in (True, False):
         model = REncGAN3(tiny(chain_prior=chained))
         calls = []
         prior_chain = model.prior_chain
         monkeypatch.setattr(model, "prior_chain", lambda *a: (calls.append(a), prior_chain(*a))[1])
         logs = model.train_step({"video": windows}, 1, torch.Generator().manual_seed(0))
-        assert ("kl_recall" in logs) == chained and len(calls) == int(chained)
+        assert ("kl_recall" in logs) == ("link_prior" in logs) == chained and len(calls) == int(chained)
         if chained:
-            assert calls[0][:2] == (4, 2) and torch.isfinite(logs["kl_recall"])
+            assert calls[0][:2] == (4, 2) and torch.isfinite(logs["kl_recall"]) and float(logs["link_prior"]) > 0
 
 
 def test_training_is_deterministic_and_learns_to_reconstruct(windows):

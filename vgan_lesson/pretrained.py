@@ -88,9 +88,9 @@ RECIPES: dict[str, Recipe] = {
     # EncGAN3; three recall links per window, and wider G and encoders than the lesson default (the
     # figure's thin limbs and the link through the content code need them: a first run at the lesson
     # defaults with 2-clip windows, looked at after 800 steps, drifted every chain to one look within 3 links).
-    # The joint model's prior samples are chains of 4 links (chain_prior, the default): trained with
-    # independent prior clips its generation-time chain drifted (content codes growing over 16 links from
-    # 7 to 21 against the prior's 11). Both stored in float16.
+    # The joint model's prior samples are chains of 4 links with their own reference term (chain_prior, the
+    # default): trained with independent prior clips its generation-time chain drifted (content codes
+    # growing over 16 links from 7 to 21 against the prior's 11) and collapsed to one look. Both in float16.
     "rencgan3_dancer": Recipe("model", "dancer", "rencgan3", steps=2000, batch_size=4,
                               overrides=dict(g_base=4, enc_width=16, clips_per_video=4), half=True),
     "rencgan3_encg_dancer": Recipe("model", "dancer", "rencgan3_encg", steps=2000, batch_size=4,

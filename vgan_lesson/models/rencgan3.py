@@ -24,6 +24,17 @@ Training (Sec. 3) takes windows of ``N_C`` overlapping clips of one long video a
    ``i``'s *generated* reference frame (``recall_generated=True``): the chain of Eq. 1 is what is
    trained, gradients flowing through the link.
 
+The prior samples are chains too (``chain_prior=True``; the paper does not say how its prior samples
+are drawn, and this is our reading of Eq. 1): each window's ``N_C`` fake clips are made as at
+generation time, link 1 from prior noise and link ``i + 1`` from the recalled code of link ``i``'s
+generated reference frame and fresh motion noise (:meth:`REncGAN3.prior_chain`). D judges late links
+as well as first ones; the recalled codes carry Eq. 2's KL term like the encoded ones; and each
+link's first frame is held to the reference frame it was recalled from (Eq. 2's reference term, the
+generated reference being the target). Without this the generation-time chain is never trained: the
+reconstruction chain always starts from a real frame and uses encoded motion. Trained that way, the
+first shipped dancer models drifted (content codes growing over 16 links from about 7 to 21 against
+the prior's 11, the frames brightening), and every chain converged to one look within a few links.
+
 ``joint=False`` is the paper's **REncGAN3 (Enc_G)** comparison: the same data and chain, but Enc and
 G trained separately with EncGAN3's Eq. 1–4 (:meth:`EncGAN3.train_step` on the window's clips).
 
@@ -58,8 +69,8 @@ class REncGAN3Config(EncGAN3Config):
     (Eq. 2, REncGAN3) or EncGAN3's separate updates (REncGAN3 (Enc_G)). ``recall_generated``: the
     content of clip ``i + 1`` is encoded from clip ``i``'s generated reference frame (True) or from
     the real one. ``ref_weight`` weighs the reference-frame term of Eq. 2 against the clip term.
-    ``chain_prior``: the joint step's prior samples are chains of ``N_C`` links (True) or independent
-    clips (False, as before).
+    ``chain_prior``: the joint step's prior samples are chains of ``N_C`` links with their own
+    reference term (True) or independent clips (False).
     """
 
     overlap: int | None = None
@@ -143,23 +154,31 @@ class REncGAN3(EncGAN3):
         ``(B, C, T-1, H, W)``; :func:`vgan_lesson.data.recall_reconstruct` (Eq. 3) inverts it."""
         return clip[:, :, self.config.reference_index], difference_maps(clip)
 
-    def prior_chain(self, n: int, links: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    def prior_chain(self, n: int, links: int, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
         """Eq. 1 for training: ``n`` chains of ``links`` clips from prior noise, with gradients through
         every link. Returns the clips ``(n · links, C, T, H, W)`` in window-major order (as
-        :meth:`clips_of` flattens real windows) and the mean KL of the recalled content codes (zero
-        for one link). Unlike :meth:`chain`, the recalled code is a reparameterised sample."""
+        :meth:`clips_of` flattens real windows), the mean KL of the recalled content codes, and the
+        mean **link error** ``|x̃_{i+1,0} - x̃_{i,r}|``: how far each link's first frame lands from the
+        reference frame it was recalled from (Eq. 2's reference term for a chain with no real video to
+        copy; the reference is the target, detached). Both are zero for one link. Unlike
+        :meth:`chain`, the recalled code is a reparameterised sample."""
         c = self.config
         z_x = self.randn(n, c.content_dim, generator=generator)
-        clips, kls = [], []
+        clips, kls, errors = [], [], []
         for i in range(links):
             clip = self.generate(z_x, self.randn(n, c.motion_dim, c.motion_length, generator=generator))
+            if clips:
+                target = clips[-1][:, :, c.reference_index].detach()
+                errors.append((clip[:, :, 0].float() - target.float()).abs().mean())
             clips.append(clip)
             if i + 1 < links:
                 mu_x, logvar_x = self.recall(clip[:, :, c.reference_index])
                 kls.append(kl_standard_normal(mu_x.float(), logvar_x.float()))
                 z_x = reparameterize(mu_x, logvar_x, generator)
-        kl = sum(kls) / len(kls) if kls else clips[0].new_zeros(())
-        return torch.stack(clips, 1).flatten(0, 1), kl
+        zero = clips[0].new_zeros((), dtype=torch.float32)
+        kl = sum(kls) / len(kls) if kls else zero
+        link = sum(errors) / len(errors) if errors else zero
+        return torch.stack(clips, 1).flatten(0, 1), kl, link
 
     # ----------------------------------------------------------------- training
     def train_step(self, batch: dict[str, Any], step: int, generator: torch.Generator) -> dict[str, Tensor]:
@@ -186,9 +205,9 @@ class REncGAN3(EncGAN3):
                 content_in = recons[-1][:, :, r] if c.recall_generated else clips[:, i + 1, :, 0]
         x_hat = torch.stack(recons, 1).flatten(0, 1)                 # same order as `real`
         if c.chain_prior:                                            # prior noise, chained as at generation
-            x_tilde, kl_recall = self.prior_chain(b, k, generator)
+            x_tilde, kl_recall, link_prior = self.prior_chain(b, k, generator)
         else:                                                        # G(z̃_x, z̃_v): independent prior clips
-            x_tilde, kl_recall = self.sample(b * k, generator), None
+            x_tilde, kl_recall, link_prior = self.sample(b * k, generator), None, None
 
         # ---- 1. D: Eq. 4 (D_I) and Eq. 5 (D_V)
         logs = self._update_discriminators(real, [x_hat, x_tilde], generator)
@@ -200,14 +219,15 @@ class REncGAN3(EncGAN3):
         kl_v = sum(kl_standard_normal(s[2].float(), s[3].float()) for s in stats) / k
         adv = g_adv_loss(*adversarial)
         kl = kl_x + kl_v + (kl_recall if kl_recall is not None else 0.0)
-        loss = adv + c.rec_weight * (rec + c.effective_kl_weight * kl)
+        held = rec + (c.ref_weight * link_prior if link_prior is not None else 0.0)   # + the prior chain's links
+        loss = adv + c.rec_weight * (held + c.effective_kl_weight * kl)
         self.update(("Enc", "G"), loss)
         with torch.no_grad():   # how far each link's first frame lands from the reference it was made from
             chained = x_hat.view(b, k, *x_hat.shape[1:])
             link = (chained[:, 1:, :, :, 0] - chained[:, :-1, :, :, r]).abs().mean() if k > 1 else torch.zeros(())
         logs.update(loss_EncG=loss, adv=adv, recon=rec, kl_x=kl_x, kl_v=kl_v, link=link)
         if kl_recall is not None:
-            logs["kl_recall"] = kl_recall
+            logs.update(kl_recall=kl_recall, link_prior=link_prior)
         return {name: v.detach() for name, v in logs.items()}
 
     # ----------------------------------------------------------------- generation: the Markov chain
