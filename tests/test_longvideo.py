@@ -232,6 +232,21 @@ def test_read_long_video_errors(tmp_path):
     assert float(read_long_video(tmp_path / "ok.npy", 3).max()) == -1.0
 
 
+def test_read_long_video_selects_videos(tmp_path):
+    video = _random_video(n=4, t=6)
+    path = tmp_path / "four.npy"
+    with open_writer(path, frames=6) as w:
+        w.write(video)
+    everything = read_long_video(path, 1, 5)
+    torch.testing.assert_close(read_long_video(path, 1, 5, videos=2), everything[:2])
+    torch.testing.assert_close(read_long_video(path, 1, 5, videos=slice(1, None, 2)), everything[1::2])
+    torch.testing.assert_close(read_long_video(path, 1, 5, videos=[3, 0]), everything[[3, 0]])
+    for bad, error in ((5, ValueError), (0, ValueError), ([4], ValueError), ([], TypeError), ("0", TypeError),
+                       (slice(4, None), ValueError), (True, TypeError)):
+        with pytest.raises(error, match="videos"):
+            read_long_video(path, videos=bad)
+
+
 # ---------------------------------------------------------------------------------------- measurements
 @pytest.fixture(scope="module")
 def dancer_clips():

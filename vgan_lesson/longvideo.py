@@ -62,7 +62,7 @@ import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -599,14 +599,30 @@ def long_video_shape(path: str | os.PathLike) -> tuple[int, int, int, int, int]:
     return n, c, t, h, w
 
 
-def read_long_video(path: str | os.PathLike, start: int = 0, stop: int | None = None) -> Tensor:
-    """Frames ``start .. stop - 1`` of every video in a ``.npy`` from :func:`generate_long`, as
-    ``(n, C, t, H, W)`` float in [-1, 1]. The file is memory-mapped: only the slice is read."""
+def read_long_video(path: str | os.PathLike, start: int = 0, stop: int | None = None,
+                    videos: int | slice | Sequence[int] | None = None) -> Tensor:
+    """Frames ``start .. stop - 1`` of the videos in a ``.npy`` from :func:`generate_long`, as
+    ``(n, C, t, H, W)`` float in [-1, 1]. ``videos`` picks which: all (``None``), the first ``k``
+    (an int), a ``slice``, or a list of indices (in that order). The file is memory-mapped: only the
+    chosen videos' slice is read."""
     array = _load_npy(path)
-    length = array.shape[1]
+    count, length = array.shape[:2]
     check_int("start", start, minimum=0, maximum=length - 1)
     stop = length if stop is None else check_int("stop", stop, minimum=start + 1, maximum=length)
-    pixels = torch.from_numpy(np.array(array[:, start:stop]))                   # copies the slice only
+    if videos is None:
+        rows: slice | list[int] = slice(None)
+    elif isinstance(videos, slice):
+        rows = slice(*videos.indices(count))
+        if not range(count)[rows]:
+            raise ValueError(f"videos={videos} selects none of the file's {count} videos")
+    elif isinstance(videos, int) and not isinstance(videos, bool):
+        rows = slice(0, check_int("videos", videos, minimum=1, maximum=count))
+    elif isinstance(videos, Sequence) and not isinstance(videos, str) and len(videos) > 0:
+        rows = [check_int("videos entry", i, minimum=0, maximum=count - 1) for i in videos]
+    else:
+        raise TypeError(f"videos must be None, a count, a slice or a non-empty list of indices into the file's "
+                        f"{count} videos, got {videos!r}")
+    pixels = torch.from_numpy(np.array(array[rows, start:stop]))                # copies the slice only
     del array
     return from_uint8(pixels.permute(0, 4, 1, 2, 3).contiguous())
 
