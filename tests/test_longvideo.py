@@ -208,6 +208,7 @@ def test_generate_long_bad_input_fails_before_any_work(model, tmp_path):
         (dict(fps=0), ValueError, r"fps must be a number in \(0, 100\], got 0"),
         (dict(start=torch.zeros(2, 3, 16, 16)), ValueError, r"\(n=1, C, H, W\) = \(1, 3, 16, 16\); got shape \(2, 3"),
         (dict(start=torch.zeros(1, 3, 32, 32)), ValueError, r"= \(1, 3, 16, 16\); got shape \(1, 3, 32, 32\)"),
+        (dict(sample=1), TypeError, "sample must be True or False, got 1"),
     ]
     for overrides, error, message in cases:
         with pytest.raises(error, match=message):

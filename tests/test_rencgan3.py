@@ -220,6 +220,27 @@ def test_chain_conditions_each_clip_on_the_previous_reference_frame(monkeypatch)
     assert all(torch.equal(chunks[i], made[i][:, :, :8]) for i in range(3))
 
 
+def test_sampled_links_draw_from_the_posterior_of_the_reference_frame(monkeypatch):
+    """sample=True: link i + 1 starts from mu + sigma * eps of link i's reference frame (reproducible
+    with the seed); the default takes mu. Link 1 is the same either way."""
+    torch.manual_seed(0)
+    model = REncGAN3(tiny()).eval()
+    mean = list(model.links(2, 3, torch.Generator().manual_seed(1)))
+    drawn = list(model.links(2, 3, torch.Generator().manual_seed(1), sample=True))
+    again = list(model.links(2, 3, torch.Generator().manual_seed(1), sample=True))
+    assert torch.equal(mean[0][0], drawn[0][0]) and torch.equal(mean[0][1], drawn[0][1])
+    assert torch.equal(mean[1][0], model.recall(mean[0][1][:, :, 8])[0])
+    assert not torch.allclose(drawn[1][0], model.recall(drawn[0][1][:, :, 8])[0])
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(drawn, again))
+    # the draw is mu + exp(logvar / 2) * eps: a posterior with zero variance gives back the mean
+    recall = model.recall
+    monkeypatch.setattr(model, "recall", lambda f: (recall(f)[0], torch.full_like(recall(f)[1], -1e4)))
+    tight = list(model.links(2, 3, torch.Generator().manual_seed(1), sample=True))
+    assert torch.allclose(tight[1][0], model.recall(tight[0][1][:, :, 8])[0])
+    with pytest.raises(TypeError, match="sample"):
+        next(model.links(2, 3, torch.Generator(), sample="yes"))
+
+
 def test_long_videos_are_deterministic_any_length_and_reject_bad_input():
     model = REncGAN3(tiny()).eval()
     a = model.long_video(2, 37, torch.Generator().manual_seed(3))

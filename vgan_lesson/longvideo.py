@@ -508,7 +508,8 @@ def _check_model(model: Any) -> int:
 
 @torch.no_grad()
 def generate_long(model, frames: int, path: str | os.PathLike | None = None, n: int = 1, seed: int = 0,
-                  fps: float = 8, progress: bool = True, start: Tensor | None = None) -> LongVideoResult:
+                  fps: float = 8, progress: bool = True, start: Tensor | None = None,
+                  sample: bool = False) -> LongVideoResult:
     """Generate ``n`` long videos of ``frames`` frames with REncGAN3's Markov chain (Eq. 1), streaming.
 
     The links of :meth:`REncGAN3.chain` (``stride`` new frames each) are drawn with a CPU
@@ -516,7 +517,8 @@ def generate_long(model, frames: int, path: str | os.PathLike | None = None, n: 
     ``.gif``, see :func:`open_writer`); the last link is trimmed so exactly ``frames`` frames are
     written. Memory stays that of one clip whatever ``frames`` is. ``path=None`` keeps the frames in
     memory instead (``result.video``; short videos only). ``start`` ``(n, C, H, W)``: begin the chain
-    from the content of these frames instead of prior noise.
+    from the content of these frames instead of prior noise. ``sample=True``: each link recalls a draw
+    from the posterior of the previous reference frame instead of its mean (:meth:`REncGAN3.links`).
 
     The model runs in eval mode (restored afterwards): in train mode spectral normalisation would
     take a power-iteration step on every forward pass, so the same seed would not give the same
@@ -533,6 +535,8 @@ def generate_long(model, frames: int, path: str | os.PathLike | None = None, n: 
     fps = _check_fps(fps)
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
+    if not isinstance(sample, bool):
+        raise TypeError(f"sample must be True or False, got {sample!r}")
     if start is not None:
         start = check_frames(start, "start")
         config = model.config
@@ -549,7 +553,7 @@ def generate_long(model, frames: int, path: str | os.PathLike | None = None, n: 
     interrupted = False
     t0 = time.perf_counter()
     try:
-        chain = model.chain(n, -(-frames // stride), torch.Generator().manual_seed(seed), start)
+        chain = model.chain(n, -(-frames // stride), torch.Generator().manual_seed(seed), start, sample)
         with tqdm(total=frames, unit="frame", desc="long video", disable=not progress) as bar:
             try:
                 for link in chain:
@@ -719,9 +723,10 @@ def long_video_seams(videos: Tensor, stride: int, features: Tensor | None = None
 
 
 @torch.no_grad()
-def chain_drift(model, links: int = 16, n: int = 32, seed: int = 0) -> dict[str, Any]:
+def chain_drift(model, links: int = 16, n: int = 32, seed: int = 0, sample: bool = False) -> dict[str, Any]:
     """Does the chain of Eq. 1 stay where it started, or drift? ``n`` chains of ``links`` links
-    (:meth:`REncGAN3.links`, eval mode, ``torch.Generator().manual_seed(seed)``), measured per link:
+    (:meth:`REncGAN3.links`, eval mode, ``torch.Generator().manual_seed(seed)``; ``sample``: recall
+    posterior draws instead of means), measured per link:
 
     * ``code_norm``: the mean length of the content code the link was made from. Link 1's is prior
       noise, about ``prior_norm = sqrt(content_dim)``; later ones are posterior means of generated
@@ -734,6 +739,8 @@ def chain_drift(model, links: int = 16, n: int = 32, seed: int = 0) -> dict[str,
     Also ``growth``: the last link's code norm over the first's (about 1 for a chain that stays put).
     """
     _check_model(model)
+    if not isinstance(sample, bool):
+        raise TypeError(f"sample must be True or False, got {sample!r}")
     check_int("links", links, minimum=2)
     check_int("n", n, minimum=2)
     check_int("seed", seed, minimum=0)
@@ -741,7 +748,7 @@ def chain_drift(model, links: int = 16, n: int = 32, seed: int = 0) -> dict[str,
     model.eval()
     out: dict[str, Any] = {"code_norm": [], "brightness": [], "spread": [], "motion": []}
     try:
-        for z_x, clip in model.links(n, links, torch.Generator().manual_seed(seed)):
+        for z_x, clip in model.links(n, links, torch.Generator().manual_seed(seed), sample=sample):
             out["code_norm"].append(float(z_x.float().norm(dim=1).mean()))
             out["brightness"].append(float(clip.mean()))
             out["spread"].append(float(clip[:, :, 0].flatten(1).std(0).mean()))

@@ -232,15 +232,22 @@ class REncGAN3(EncGAN3):
 
     # ----------------------------------------------------------------- generation: the Markov chain
     @torch.no_grad()
-    def links(self, n: int, clips: int | None, generator: torch.Generator,
-              start: Tensor | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+    def links(self, n: int, clips: int | None, generator: torch.Generator, start: Tensor | None = None,
+              sample: bool = False) -> Iterator[tuple[Tensor, Tensor]]:
         """Eq. 1 link by link: yield ``(z_x, clip)``, the content code ``(n, content_dim)`` each whole
         clip ``(n, C, T, H, W)`` was generated from (with fresh motion noise). Link 1's code is prior
         noise (or, with ``start`` ``(n, C, H, W)``, the posterior mean of those real frames); link
-        ``i + 1``'s is the posterior mean of link ``i``'s reference frame. ``clips=None`` goes on
-        forever (the caller stops); only one clip is alive at a time, whatever the length.
+        ``i + 1``'s is the posterior mean of link ``i``'s reference frame, or with ``sample=True`` a
+        draw from that posterior (as training recalls it). ``clips=None`` goes on forever (the caller
+        stops); only one clip is alive at a time, whatever the length.
         :meth:`chain` streams the frames; :func:`vgan_lesson.longvideo.chain_drift` watches the codes.
+
+        Why ``sample`` matters: a posterior mean lies nearer 0 than the codes it was encoded from (the
+        KL term pulls it there), so a chain of means can contract, link after link, towards the one
+        video G makes from the middle of the prior. A draw from the posterior puts back its spread.
         """
+        if not isinstance(sample, bool):
+            raise TypeError(f"sample must be True or False, got {sample!r}")
         check_int("n", n, minimum=1)
         if clips is not None:
             check_int("clips", clips, minimum=1)
@@ -258,29 +265,33 @@ class REncGAN3(EncGAN3):
             z_v = self.randn(n, c.motion_dim, c.motion_length, generator=generator)
             clip = self.generate(z_x, z_v).float()
             yield z_x, clip
-            z_x = self.recall(clip[:, :, c.reference_index])[0]
+            mu_x, logvar_x = self.recall(clip[:, :, c.reference_index])
+            z_x = mu_x + torch.exp(0.5 * logvar_x) * self.randn(*mu_x.shape, generator=generator) if sample else mu_x
             i += 1
 
     @torch.no_grad()
-    def chain(self, n: int, clips: int | None, generator: torch.Generator, start: Tensor | None = None) -> Iterator[Tensor]:
+    def chain(self, n: int, clips: int | None, generator: torch.Generator, start: Tensor | None = None,
+              sample: bool = False) -> Iterator[Tensor]:
         """Eq. 1 as a stream: yield the new frames ``(n, C, stride, H, W)`` of each link of ``n`` long videos.
 
         Link 1 is generated from prior noise (or, with ``start`` ``(n, C, H, W)``, from the content code
         of that real frame); link ``i + 1`` from the content code (posterior mean) of link ``i``'s
-        reference frame and fresh motion noise (:meth:`links`). Each link yields its frames
+        reference frame and fresh motion noise (:meth:`links`; ``sample=True``: a draw from that
+        posterior instead of its mean). Each link yields its frames
         ``0 .. stride-1``: frame ``stride`` is the reference, which the next link starts from.
         ``clips=None`` goes on forever (the caller stops); only one clip is alive at a time.
         """
-        for _, clip in self.links(n, clips, generator, start):
+        for _, clip in self.links(n, clips, generator, start, sample):
             yield clip[:, :, :self.config.stride]
 
     @torch.no_grad()
-    def long_video(self, n: int, frames: int, generator: torch.Generator, start: Tensor | None = None) -> Tensor:
+    def long_video(self, n: int, frames: int, generator: torch.Generator, start: Tensor | None = None,
+                   sample: bool = False) -> Tensor:
         """``n`` long videos of ``frames`` frames ``(n, C, frames, H, W)`` held in memory (for short ones;
         :func:`vgan_lesson.longvideo.generate_long` streams any length to a file)."""
         check_int("frames", frames, minimum=1)
         links = -(-frames // self.config.stride)
-        return torch.cat(list(self.chain(n, links, generator, start)), dim=2)[:, :, :frames]
+        return torch.cat(list(self.chain(n, links, generator, start, sample)), dim=2)[:, :, :frames]
 
     def extra_repr(self) -> str:
         c = self.config
