@@ -32,8 +32,12 @@ as well as first ones; the recalled codes carry Eq. 2's KL term like the encoded
 link's first frame is held to the reference frame it was recalled from (Eq. 2's reference term, the
 generated reference being the target). Without this the generation-time chain is never trained: the
 reconstruction chain always starts from a real frame and uses encoded motion. Trained that way, the
-first shipped dancer models drifted (content codes growing over 16 links from about 7 to 21 against
+first shipped dancer model drifted (content codes growing over 16 links from about 7 to 21 against
 the prior's 11, the frames brightening), and every chain converged to one look within a few links.
+Chained prior samples alone did not prevent that convergence; the shipped model also has a larger KL
+weight (its recipe), so that prior noise, where every chain starts, decodes to varied dancers. Its
+codes stay bounded and its long videos are more varied, but most chains still settle on a few looks
+(lesson 05 measures it with :func:`vgan_lesson.longvideo.chain_drift`).
 
 ``joint=False`` is the paper's **REncGAN3 (Enc_G)** comparison: the same data and chain, but Enc and
 G trained separately with EncGAN3's Eq. 1–4 (:meth:`EncGAN3.train_step` on the window's clips).
