@@ -729,8 +729,8 @@ def chain_drift(model, links: int = 16, n: int = 32, seed: int = 0, sample: bool
     posterior draws instead of means), measured per link:
 
     * ``code_norm``: the mean length of the content code the link was made from. Link 1's is prior
-      noise, about ``prior_norm = sqrt(content_dim)``; later ones are posterior means of generated
-      reference frames. A chain that keeps growing is leaving the region G was trained on.
+      noise, about ``prior_norm = sqrt(content_dim)``; later ones are posterior means (or draws) of
+      generated reference frames. A chain that keeps growing is leaving the region G was trained on.
     * ``brightness``: the mean pixel value of the link's clips, in [-1, 1].
     * ``spread``: how different the ``n`` videos are, the std across videos of the link's first frame,
       averaged over pixels. It falls towards 0 when every video converges to the same look.
