@@ -29,11 +29,13 @@ Tensor = torch.Tensor
 def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """The reparameterisation trick: ``z = mu + exp(logvar / 2) * eps``, ``eps ~ N(0, I)``.
 
-    Gradients flow to ``mu`` and ``logvar``; ``generator`` makes ``eps`` reproducible.
+    Gradients flow to ``mu`` and ``logvar``; ``generator`` makes ``eps`` reproducible. ``eps`` is drawn
+    on the generator's device and moved to ``mu``'s, so a CPU generator gives the same codes on any device.
     """
     if mu.shape != logvar.shape:
         raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}")
-    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    device = mu.device if generator is None else generator.device
+    eps = torch.randn(mu.shape, generator=generator, device=device, dtype=mu.dtype).to(mu.device)
     return mu + torch.exp(0.5 * logvar) * eps
 
 

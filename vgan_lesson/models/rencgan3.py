@@ -270,7 +270,7 @@ class REncGAN3(EncGAN3):
             clip = self.generate(z_x, z_v).float()
             yield z_x, clip
             mu_x, logvar_x = self.recall(clip[:, :, c.reference_index])
-            z_x = mu_x + torch.exp(0.5 * logvar_x) * self.randn(*mu_x.shape, generator=generator) if sample else mu_x
+            z_x = reparameterize(mu_x, logvar_x, generator) if sample else mu_x
             i += 1
 
     @torch.no_grad()
