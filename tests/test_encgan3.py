@@ -11,7 +11,7 @@ from vgan_lesson.__main__ import main as cli_main
 from vgan_lesson.data import difference_maps, make_dataset
 from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config, ablation_configs
 from vgan_lesson.models.encoders import ContentEncoder, MotionEncoder
-from vgan_lesson.training import TrainConfig, frozen, latest_checkpoint, train
+from vgan_lesson.training import TrainConfig, evaluating, frozen, latest_checkpoint, train
 
 TINY = dict(size=16, g_base=1, d_width=4, enc_width=4, motion_hidden=16, content_dim=16, motion_dim=4)
 
@@ -159,6 +159,20 @@ def test_frozen_restores_requires_grad():
     with frozen(layer):
         assert not any(p.requires_grad for p in layer.parameters())
     assert layer.weight.requires_grad and not layer.bias.requires_grad
+
+
+def test_evaluating_restores_the_mode_it_found_also_on_errors():
+    net = torch.nn.Sequential(torch.nn.BatchNorm1d(2), torch.nn.Dropout())
+    for mode in (True, False):
+        net.train(mode)
+        with evaluating(net) as inside:
+            assert inside is net and not any(m.training for m in net.modules())
+        assert all(m.training == mode for m in net.modules())
+    net.train()
+    with pytest.raises(RuntimeError, match="boom"):
+        with evaluating(net):
+            raise RuntimeError("boom")
+    assert net.training
 
 
 # ----------------------------------------------------------------------------- configs and ablations

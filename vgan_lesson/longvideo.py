@@ -72,6 +72,7 @@ from .checks import check_frames, check_int, check_tensor, check_video
 from .data.clipfile import from_uint8, to_uint8
 from .data.dancer import autocorrelation, closest_repeat
 from .metrics import extract, frechet_distance, seam_score
+from .training import evaluating
 from .viz import PAD_VALUE, video_tiles
 
 Tensor = torch.Tensor
@@ -547,31 +548,29 @@ def generate_long(model, frames: int, path: str | os.PathLike | None = None, n: 
                              f"got shape {tuple(start.shape)}")
     writer = _MemoryWriter(frames) if path is None else open_writer(path, frames=frames, fps=fps)
 
-    was_training = model.training
-    model.eval()
     chain = None
     interrupted = False
     t0 = time.perf_counter()
-    try:
-        chain = model.chain(n, -(-frames // stride), torch.Generator().manual_seed(seed), start, sample)
-        with tqdm(total=frames, unit="frame", desc="long video", disable=not progress) as bar:
-            try:
-                for link in chain:
-                    link = link[:, :, :frames - writer.frames_written]            # trim the last link
-                    writer.write(link)
-                    bar.update(link.shape[2])
-                    if writer.frames_written >= frames:
-                        break
-            except KeyboardInterrupt:
-                interrupted = True
-        written = writer.close()
-    except BaseException:
-        writer.abort()
-        raise
-    finally:
-        if chain is not None and hasattr(chain, "close"):
-            chain.close()
-        model.train(was_training)
+    with evaluating(model):          # restored afterwards, also on errors
+        try:
+            chain = model.chain(n, -(-frames // stride), torch.Generator().manual_seed(seed), start, sample)
+            with tqdm(total=frames, unit="frame", desc="long video", disable=not progress) as bar:
+                try:
+                    for link in chain:
+                        link = link[:, :, :frames - writer.frames_written]            # trim the last link
+                        writer.write(link)
+                        bar.update(link.shape[2])
+                        if writer.frames_written >= frames:
+                            break
+                except KeyboardInterrupt:
+                    interrupted = True
+            written = writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            if chain is not None and hasattr(chain, "close"):
+                chain.close()
     seconds = time.perf_counter() - t0
     return LongVideoResult(path=written, frames_written=writer.frames_written, interrupted=interrupted,
                            seconds=seconds, frames_per_second=writer.frames_written / max(seconds, 1e-9),
@@ -744,17 +743,13 @@ def chain_drift(model, links: int = 16, n: int = 32, seed: int = 0, sample: bool
     check_int("links", links, minimum=2)
     check_int("n", n, minimum=2)
     check_int("seed", seed, minimum=0)
-    was_training = model.training
-    model.eval()
     out: dict[str, Any] = {"code_norm": [], "brightness": [], "spread": [], "motion": []}
-    try:
+    with evaluating(model):
         for z_x, clip in model.links(n, links, torch.Generator().manual_seed(seed), sample=sample):
             out["code_norm"].append(float(z_x.float().norm(dim=1).mean()))
             out["brightness"].append(float(clip.mean()))
             out["spread"].append(float(clip[:, :, 0].flatten(1).std(0).mean()))
             out["motion"].append(float((clip[:, :, 1:] - clip[:, :, :-1]).abs().mean()))
-    finally:
-        model.train(was_training)
     out["prior_norm"] = float(model.config.content_dim) ** 0.5
     out["growth"] = out["code_norm"][-1] / out["code_norm"][0]
     return out

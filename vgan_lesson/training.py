@@ -282,6 +282,19 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[nn.Module]:
+    """Put ``module`` in eval mode inside the block, then back in the mode it was in (also on errors):
+    batch norm uses its running statistics and spectral norm takes no power-iteration step, so the
+    same input and seed give the same output twice."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
+
+
 class Trainable(nn.Module):
     """Base class of every trainable model of the package.
 
@@ -959,13 +972,8 @@ def _loss_values(losses: Any, step: int, model: Trainable, device: torch.device,
 def _make_samples(model: Trainable, config: TrainConfig, device: torch.device) -> Tensor:
     """``model.sample`` with fixed noise, in eval mode, without touching any training RNG."""
     generator = torch.Generator(device=device).manual_seed(derive_seed("samples", config.seed))
-    was_training = model.training
-    model.eval()
-    try:
-        with preserved_rng(), _single_process(model), torch.no_grad(), _autocast(config, device):
-            out = model.sample(config.sample_count, generator)
-    finally:
-        model.train(was_training)
+    with evaluating(model), preserved_rng(), _single_process(model), torch.no_grad(), _autocast(config, device):
+        out = model.sample(config.sample_count, generator)
     if not isinstance(out, Tensor) or out.ndim not in (4, 5):
         raise ValueError(f"{type(model).__name__}.sample must return videos (N, C, T, H, W) or frames "
                          f"(N, C, H, W), got {getattr(out, 'shape', type(out).__name__)}")
@@ -1133,7 +1141,7 @@ def _train(model: Trainable, data: Any, config: TrainConfig, resume: bool | str 
 
 
 __all__ = [
-    "Trainable", "frozen", "StepContext", "TrainConfig", "History", "TrainingDiverged", "Callback", "LiveView",
+    "Trainable", "frozen", "evaluating", "StepContext", "TrainConfig", "History", "TrainingDiverged", "Callback", "LiveView",
     "BatchStream", "train", "seed_everything", "average_gradients", "shard_batch", "epoch_seed",
     "global_rng_state", "set_global_rng_state", "preserved_rng", "config_dict", "model_class_name",
     "checkpoint_path", "list_checkpoints", "latest_checkpoint", "read_checkpoint", "load_checkpoint",

@@ -74,7 +74,7 @@ from ..checks import check_choice, check_images, check_int, check_tensor, check_
 from ..data.faces import EXPRESSIONS, FacesDataset
 from ..io import safe_load
 from ..losses import d_loss, g_adv_loss, identity_l1, l1_reconstruction
-from ..training import Trainable, frozen
+from ..training import Trainable, evaluating, frozen
 from .config import SCALES, ScaledConfig
 from .blocks import VideoDecoder, _levels_for, count_parameters
 from .discriminators import VideoDiscriminator, one_hot_labels
@@ -252,12 +252,9 @@ class IdentityEncoder(nn.Module):
         self.network = network
         self.size = size
         self.input_size = size if input_size is None else check_int("input_size", input_size, minimum=1)
-        was_training = network.training
         first = next(network.parameters(), None)
-        network.eval()
-        with torch.no_grad():   # one dummy face tells the sizes of F_Id and of the embedding
+        with evaluating(network), torch.no_grad():   # one dummy face tells the sizes of F_Id and of the embedding
             probe = self(torch.zeros(1, 3, size, size, device=first.device if first is not None else None))
-        network.train(was_training)
         self.out_channels, self.embedding_dim = probe.maps.shape[1], probe.embedding.shape[1]
 
     def _prepare(self, images: Tensor) -> Tensor:
@@ -506,12 +503,8 @@ class FEVGAN(Trainable):
             raise ValueError(f"animate_all takes one face (C, H, W) or (1, C, H, W), "
                              f"got {getattr(image, 'shape', type(image).__name__)}")
         k = self.config.num_classes
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             return self.generate(image.unsqueeze(0).expand(k, -1, -1, -1), torch.arange(k))
-        finally:
-            self.train(was_training)
 
     def identity_features(self, video: Tensor) -> Tensor:
         """E_Id's identity embedding of every frame of clips ``(B, C, T, H, W)`` → ``(B, T, D)`` (L2-normalised)."""

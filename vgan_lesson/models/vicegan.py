@@ -89,7 +89,7 @@ from ..data.faces import EXPRESSIONS, FacesDataset
 from ..io import atomic_save, safe_load
 from ..losses import (category_cross_entropy, content_consistency, d_loss, g_adv_loss, kl_standard_normal,
                       reparameterize)
-from ..training import Trainable, frozen, preserved_rng
+from ..training import Trainable, evaluating, frozen, preserved_rng
 from .blocks import _levels_for, conv2d_block, count_parameters, deconv2d_block, init_weights
 from .config import SCALES, ScaledConfig
 from .discriminators import ImageDiscriminator, VideoDiscriminator, random_frame, split_logits
@@ -410,10 +410,8 @@ def evaluate_autoencoder(autoencoder: FaceAutoencoder, split: str = "test", num_
     c = autoencoder.config
     data = _faces(split, c, frames, num_clips, seed)
     device = next(autoencoder.parameters()).device
-    was_training = autoencoder.training
-    autoencoder.eval()
     real, rebuilt = [], []
-    try:
+    with evaluating(autoencoder):
         for start in range(0, num_clips, batch_size):
             video = data.batch(range(start, min(start + batch_size, num_clips)))["video"]
             if c.channels == 1:
@@ -423,8 +421,6 @@ def evaluate_autoencoder(autoencoder: FaceAutoencoder, split: str = "test", num_
             out = autoencoder.decode(autoencoder.encode(flat)).cpu()
             real.append(video)
             rebuilt.append(out.view(n, t, ch, h, w).transpose(1, 2))
-    finally:
-        autoencoder.train(was_training)
     real, rebuilt = torch.cat(real), torch.cat(rebuilt).clamp(-1, 1)
     return {"mse": mse(real, rebuilt), "ssim": ssim(real, rebuilt)}
 
@@ -910,15 +906,11 @@ class VICEGAN(Trainable):
             raise ValueError(f"animate_all takes one face (C, H, W) or (1, C, H, W), "
                              f"got {getattr(face, 'shape', type(face).__name__)}")
         c = self.config
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             face = self._check_face(face[None])
             z_c = self.autoencoder.encode(face)[:, None].expand(c.num_classes, c.frames, -1)
             z_m = self.motion_codes(1, c.frames, generator).expand(c.num_classes, -1, -1)
             return self.generate(z_c, z_m, torch.arange(c.num_classes))
-        finally:
-            self.train(was_training)
 
     def set_sample_inputs(self, faces: Tensor, labels: Any) -> None:
         """Fix the faces and labels :meth:`sample` animates (e.g. neutral frames of your own data)."""
