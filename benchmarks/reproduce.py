@@ -37,9 +37,9 @@ import time
 
 import torch
 
-from vgan_lesson.evaluation import (AUTOENCODER_COLUMNS, FEVGAN_COLUMNS, FEVGAN_METRICS, SCORE_COLUMNS,
-                                   VICEGAN_COLUMNS, VICEGAN_METRICS, encgan3_report, fevgan_report, markdown_table,
-                                   rencgan3_report, vicegan_report)
+from vgan_lesson.evaluation import (AUTOENCODER_COLUMNS, FEVGAN_COLUMNS, FEVGAN_METRICS, RENCGAN3_COLUMNS,
+                                   SCORE_COLUMNS, VICEGAN_COLUMNS, VICEGAN_METRICS, encgan3_report, fevgan_report,
+                                   markdown_table, rencgan3_report, vicegan_report)
 
 
 def print_face_metric_notes(report: dict, notes: dict, columns: tuple[str, ...]) -> None:
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
         report["seconds"] = round(time.perf_counter() - t0, 1)
         print(f"\n## REncGAN3 on dancer (shipped checkpoints; {args.num_eval} clips and long videos of "
               f"{args.length} frames; {report['seconds']} s)\n")
-        print(markdown_table(report["rows"], SCORE_COLUMNS + ["seam_ratio", "repeat_ratio", "code_growth"]))
+        print(markdown_table(report["rows"], RENCGAN3_COLUMNS))
         print("\nvideo FID along the length (Fig. 3), per 16-frame clip:")
         for name, q in report["quality"].items():
             print(f"  {name}: " + ", ".join(f"{p}: {v:.1f}" for p, v in zip(q["positions"], q["fvd"])))

@@ -158,6 +158,8 @@ def test_rencgan3_report_measures_chains_against_glued_clips_with_verdicts():
                if "fvd" in r and k != "real clips (reference)")
     assert 0.7 < rows["real clips (reference)"]["seam_ratio"] < 1.4       # real long videos: no seams
     assert all(rows[f"{m} (long)"]["code_growth"] > 0 for m in models)       # the chains' drift is reported
+    assert rows["real clips (reference)"]["look_change"] < 0.2               # real dancers keep their look
+    assert all(r["look_change"] >= 0 for k, r in rows.items() if "long" in k or "glued" in k)
     assert len(report["claims"]) == len(RENCGAN3_CLAIMS) + 1                # + the Fig. 3 tolerance check
     assert {c["verdict"] for c in report["claims"]} <= {"reproduced", "not reproduced"}
     assert report["quality"]["REncGAN3"]["positions"] == [0, 16, 32]

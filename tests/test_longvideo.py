@@ -11,8 +11,8 @@ import torch
 from vgan_lesson.data.clipfile import to_uint8
 from vgan_lesson.data.dancer import DancerDataset
 from vgan_lesson.longvideo import (GifWriter, LongVideoResult, Mp4Writer, NpyWriter, chain_drift, concatenate_independent,
-                                   generate_long, long_video_seams, long_video_shape, open_writer, peak_memory,
-                                   quality_over_length, read_long_video, repetition)
+                                   generate_long, long_video_seams, long_video_shape, look_change, open_writer,
+                                   peak_memory, quality_over_length, read_long_video, repetition)
 from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config
 from vgan_lesson.models.rencgan3 import REncGAN3, REncGAN3Config
 
@@ -302,6 +302,32 @@ def test_seams_concatenated_clips_versus_a_smooth_video(dancer_clips):
         concatenate_independent(dancer_clips, 20)
 
 
+def test_look_change_real_dancers_keep_their_look_glued_clips_do_not(dancer_clips):
+    """Real long videos keep their clothes and background (ratio near 0); glued independent clips change
+    look at every join (ratio about 1); videos that all fade to one shared colour are far from 0."""
+    real = DancerDataset(size=32, frames=64, num_clips=8, seed=1, split="test").batch(range(8))["video"]
+    kept = look_change(real, 8)
+    assert len(kept["drift"]) == 8 and kept["drift"][0] == 0 and kept["window"] == 8
+    assert kept["between"] > 0.1 and kept["ratio"] < 0.15
+    glued = concatenate_independent(dancer_clips.view(2, 4, 3, 16, 32, 32).transpose(0, 1), 8)   # 4 videos of 2
+    assert 0.5 < look_change(glued, 8)["ratio"] < 2.0
+    fading = real.clone()
+    fading[:, :, 32:] = 0.3                                        # every video ends on the same flat colour
+    assert look_change(fading, 8)["ratio"] > 0.5
+    # the colours are what they say: one video red then blue, another green throughout
+    toy = torch.zeros(2, 3, 4, 2, 2)
+    toy[0, 0, :2], toy[0, 2, 2:], toy[1, 1] = 1.0, 1.0, 1.0
+    figures = look_change(toy, 2)
+    assert figures["drift"] == pytest.approx([0.0, 2 ** 0.5 / 2])       # video 0 moves by sqrt(2), video 1 stays
+    assert figures["between"] == pytest.approx(2 ** 0.5)
+    with pytest.raises(ValueError, match="at least 2 videos"):
+        look_change(real[:1], 8)
+    with pytest.raises(ValueError, match="fewer than two stretches"):
+        look_change(real, 40)
+    with pytest.raises(ValueError, match="same mean colour"):
+        look_change(torch.zeros(2, 3, 4, 2, 2), 2)
+
+
 def test_seams_of_a_generated_chain_are_finite(model):
     video = generate_long(model, 40, None, n=2, progress=False).video
     seams = long_video_seams(video, model.config.stride)
@@ -315,8 +341,9 @@ def test_chain_drift_sees_codes_that_grow_collapse_or_stay(model, monkeypatch):
     model.train()
     base = chain_drift(model, links=3, n=4, seed=1)
     assert model.training                                         # the mode is restored
-    assert set(base) == {"code_norm", "brightness", "spread", "motion", "prior_norm", "growth"}
-    assert all(len(base[k]) == 3 for k in ("code_norm", "brightness", "spread", "motion"))
+    assert set(base) == {"code_norm", "brightness", "spread", "motion", "prior_norm", "growth", "look", "look_ratio"}
+    assert all(len(base[k]) == 3 for k in ("code_norm", "brightness", "spread", "motion", "look"))
+    assert base["look"][0] == 0 and base["look_ratio"] >= 0
     assert base["prior_norm"] == pytest.approx(model.config.content_dim ** 0.5)
     assert base == chain_drift(model, links=3, n=4, seed=1)       # deterministic
     first = {}
@@ -336,6 +363,7 @@ def test_chain_drift_sees_codes_that_grow_collapse_or_stay(model, monkeypatch):
     monkeypatch.setattr(model, "recall", lambda frame: keep(frame, same=True))
     collapsed = chain_drift(model, links=3, n=4, seed=1)
     assert collapsed["spread"][0] > 0 and collapsed["spread"][1] < 0.5 * collapsed["spread"][0]
+    assert collapsed["look_ratio"] > 0.3                           # three of the four videos changed their look
     with pytest.raises(ValueError, match="links"):
         chain_drift(model, links=1)
     with pytest.raises(TypeError, match="REncGAN3"):

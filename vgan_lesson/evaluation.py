@@ -269,7 +269,13 @@ RENCGAN3_CLAIMS = [
      ("REncGAN3 (long)", "REncGAN3 (Enc_G) (long)"), "fvd", "lower"),
     ("Sec. 3", "the recall chain's joins are smaller than those of independent clips glued together",
      ("REncGAN3 (long)", "independent clips, glued"), "seam_ratio", "lower"),
+    ("Sec. 5", "a long video stays consistent: along the chain its look (mean colour) changes less than along "
+               "independent clips glued together", ("REncGAN3 (long)", "independent clips, glued"), "look_change",
+     "lower"),
 ]
+
+#: The columns of :func:`rencgan3_report`'s table: the scores, then the long-video measurements.
+RENCGAN3_COLUMNS = SCORE_COLUMNS + ["seam_ratio", "look_change", "repeat_ratio", "code_growth"]
 
 #: Fig. 3 is checked against a stated tolerance: the video FID of the last 16-frame clip of the long
 #: videos may be at most this factor above that of the first clip ("quality consistency").
@@ -288,13 +294,16 @@ def rencgan3_report(num_eval: int = 256, length: int = 128, seed: int = 0, model
     chain against independently generated clips glued together and against real long videos
     (:func:`vgan_lesson.longvideo.long_video_seams`); and how close the motion comes to repeating
     (:func:`vgan_lesson.longvideo.repetition` on frame-evaluator features, against real dancers);
-    and whether the chain's content codes drift (``code_growth``: the last link's code norm over the
-    first's, :func:`vgan_lesson.longvideo.chain_drift`).
-    Returns ``rows`` (scores per model, with ``seam_ratio``, ``repeat_ratio`` and ``code_growth``), ``quality``
+    whether each long video keeps its look (``look_change``: how far the mean colour of the last link
+    has moved from the first's, over the distance between two videos, :func:`vgan_lesson.longvideo.look_change`;
+    near 0 for real dancers, about 1 for glued independent clips); and whether the chain's content codes
+    drift (``code_growth``: the last link's code norm over the first's, :func:`vgan_lesson.longvideo.chain_drift`).
+    Returns ``rows`` (scores per model, with ``seam_ratio``, ``repeat_ratio``, ``look_change`` and ``code_growth``), ``quality``
     (per-position FVD), ``claims`` (with computed verdicts) and the settings.
     """
     from .data import make_dataset
-    from .longvideo import chain_drift, concatenate_independent, long_video_seams, quality_over_length, repetition
+    from .longvideo import (chain_drift, concatenate_independent, long_video_seams, look_change, quality_over_length,
+                            repetition)
     from .pretrained import load_pretrained, load_pretrained_evaluator
 
     check_int("num_eval", num_eval, minimum=2)
@@ -325,8 +334,10 @@ def rencgan3_report(num_eval: int = 256, length: int = 128, seed: int = 0, model
                          f"reference, got strides {sorted(strides)}")
     rows: dict[str, dict[str, float]] = {"real clips (reference)": score(other)}
     # real videos have no joins: their "seams" are the frames where the models' chains join (every stride)
-    rows["real clips (reference)"].update(seam_ratio=long_video_seams(real_long, strides.pop())["ratio"],
-                                          repeat_ratio=repeat_ratio(real_long))
+    stride = strides.pop()
+    rows["real clips (reference)"].update(seam_ratio=long_video_seams(real_long, stride)["ratio"],
+                                          repeat_ratio=repeat_ratio(real_long),
+                                          look_change=look_change(real_long, stride)["ratio"])
     quality: dict[str, dict[str, Any]] = {}
     for name, model in models.items():
         model.eval()
@@ -338,6 +349,7 @@ def rencgan3_report(num_eval: int = 256, length: int = 128, seed: int = 0, model
         rows[f"{name} (long)"] = {**score(long[:, :, last:last + clip]),
                                   "seam_ratio": long_video_seams(long, stride)["ratio"],
                                   "repeat_ratio": repeat_ratio(long),
+                                  "look_change": look_change(long, stride)["ratio"],
                                   "code_growth": chain_drift(model, links=-(-length // stride),
                                                              n=min(num_eval, 32), seed=seed)["growth"]}
         quality[name] = quality_over_length(long, real, video_eval, clip_len=clip)
@@ -345,7 +357,8 @@ def rencgan3_report(num_eval: int = 256, length: int = 128, seed: int = 0, model
             links, count = -(-length // stride), min(num_eval, 64)
             clips = generate(model, count * links, seed=seed + 1).view(count, links, *real.shape[1:])
             glued = concatenate_independent(clips, stride)[:, :, :length]
-            rows["independent clips, glued"] = {"seam_ratio": long_video_seams(glued, stride)["ratio"]}
+            rows["independent clips, glued"] = {"seam_ratio": long_video_seams(glued, stride)["ratio"],
+                                                "look_change": look_change(glued, stride)["ratio"]}
     claims = check_claims(rows, RENCGAN3_CLAIMS)
     if "REncGAN3" in quality:
         fvd = quality["REncGAN3"]["fvd"]

@@ -721,6 +721,47 @@ def long_video_seams(videos: Tensor, stride: int, features: Tensor | None = None
     return {**seam_score(videos, range(stride, t, stride), features), "stride": stride}
 
 
+def _look_from_colours(colours: Tensor) -> dict[str, Any]:
+    """The look-change figures from mean colours ``(n, K, C)``: ``n`` videos, ``K`` stretches of each."""
+    colours = colours.double()
+    n = colours.shape[0]
+    drift = (colours - colours[:, :1]).norm(dim=2).mean(0)                 # (K,): stretch k against stretch 1
+    first = colours[:, 0]
+    between = float(torch.cdist(first, first).sum()) / (n * (n - 1))        # pairs of different videos
+    if between <= 0:
+        raise ValueError("every video starts with the same mean colour: there is no distance between videos "
+                         "to compare the change along a video with")
+    return {"drift": [float(d) for d in drift], "between": between, "ratio": float(drift[-1]) / between}
+
+
+def look_change(videos: Tensor, window: int) -> dict[str, Any]:
+    """Does a long video keep its look? The mean colour of each stretch of ``window`` frames of
+    ``videos`` ``(N, C, T, H, W)``, compared with the video's own first stretch.
+
+    A real dancer keeps their shirt, trousers and background for the whole video: along a real long
+    video the mean colour hardly moves, while two different videos differ by a lot. Returns
+    ``drift`` (per stretch: the mean distance of its colour from the first stretch's colour, over the
+    videos), ``between`` (the mean distance between the first stretches of two *different* videos)
+    and ``ratio = drift[-1] / between``: near 0 for a video that keeps its look, about 1 for
+    independent clips glued together (:func:`concatenate_independent`: every stretch is a new look),
+    and above 1 when the videos travel further from where they began than two videos are apart (for
+    example when they all end on one look that is unlike their starts). ``window`` =
+    ``model.config.stride`` makes each stretch one
+    link of Eq. 1. Needs at least two videos and two stretches; colours are averaged over all pixels,
+    so pose and motion hardly count and clothing and background do.
+    """
+    videos = check_video(videos, "videos", batched=True)
+    check_int("window", window, minimum=1)
+    n, c, t = videos.shape[:3]
+    if n < 2:
+        raise ValueError(f"look_change compares videos with each other: need at least 2 videos, got {n}")
+    k = t // window
+    if k < 2:
+        raise ValueError(f"videos of {t} frames hold fewer than two stretches of window={window} frames")
+    stretches = videos[:, :, :k * window].reshape(n, c, k, window, *videos.shape[3:])
+    return {**_look_from_colours(stretches.float().mean(dim=(3, 4, 5)).transpose(1, 2)), "window": window}
+
+
 @torch.no_grad()
 def chain_drift(model, links: int = 16, n: int = 32, seed: int = 0, sample: bool = False) -> dict[str, Any]:
     """Does the chain of Eq. 1 stay where it started, or drift? ``n`` chains of ``links`` links
@@ -734,8 +775,13 @@ def chain_drift(model, links: int = 16, n: int = 32, seed: int = 0, sample: bool
     * ``spread``: how different the ``n`` videos are, the std across videos of the link's first frame,
       averaged over pixels. It falls towards 0 when every video converges to the same look.
     * ``motion``: the mean absolute change between consecutive frames.
+    * ``look``: how far each link's mean colour has moved from link 1's, averaged over the chains
+      (:func:`look_change`'s ``drift``, with each link's whole clip as one stretch).
 
-    Also ``growth``: the last link's code norm over the first's (about 1 for a chain that stays put).
+    Also ``growth``: the last link's code norm over the first's (about 1 for a chain that stays put),
+    and ``look_ratio``: the last link's ``look`` over the mean colour distance between two chains' first
+    links (near 0: every video keeps its look; about 1: no better than independent clips; above 1:
+    the chains travel further than two chains are apart, e.g. all to the same few looks).
     """
     _check_model(model)
     if not isinstance(sample, bool):
@@ -744,14 +790,18 @@ def chain_drift(model, links: int = 16, n: int = 32, seed: int = 0, sample: bool
     check_int("n", n, minimum=2)
     check_int("seed", seed, minimum=0)
     out: dict[str, Any] = {"code_norm": [], "brightness": [], "spread": [], "motion": []}
+    colours = []
     with evaluating(model):
         for z_x, clip in model.links(n, links, torch.Generator().manual_seed(seed), sample=sample):
+            colours.append(clip.float().mean(dim=(2, 3, 4)))                 # (n, C): each video's mean colour
             out["code_norm"].append(float(z_x.float().norm(dim=1).mean()))
             out["brightness"].append(float(clip.mean()))
             out["spread"].append(float(clip[:, :, 0].flatten(1).std(0).mean()))
             out["motion"].append(float((clip[:, :, 1:] - clip[:, :, :-1]).abs().mean()))
     out["prior_norm"] = float(model.config.content_dim) ** 0.5
     out["growth"] = out["code_norm"][-1] / out["code_norm"][0]
+    look = _look_from_colours(torch.stack(colours, 1))
+    out["look"], out["look_ratio"] = look["drift"], look["ratio"]
     return out
 
 
@@ -892,6 +942,6 @@ def peak_memory(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any,
 
 __all__ = [
     "SUFFIXES", "VideoWriter", "NpyWriter", "Mp4Writer", "GifWriter", "open_writer", "LongVideoResult",
-    "generate_long", "read_long_video", "long_video_shape", "quality_over_length", "long_video_seams",
+    "generate_long", "read_long_video", "long_video_shape", "quality_over_length", "long_video_seams", "look_change",
     "concatenate_independent", "chain_drift", "repetition", "peak_memory",
 ]
