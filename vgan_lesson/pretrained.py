@@ -80,11 +80,8 @@ FOLDERS = {"evaluator": "evaluators", "identity_encoder": "identity_encoders", "
 #: Every shipped file and how it is trained (lesson scale, one CPU thread each; the budget was set by
 #: what fits beside a working session on a 2-core machine: EncGAN3 ~1.1 s/step, G3AN ~0.45 s/step).
 RECIPES: dict[str, Recipe] = {
-    # shapes: D width 32 (the lesson default is 16). At width 16 both shapes models, after 2000-3000 steps,
-    # drew colour-changing blobs, not shapes: a small shape's outline is a few pixels that a thin D_I
-    # hardly resolves, so nothing pushed G past a blob.
-    "encgan3_shapes": Recipe("model", "shapes", "encgan3", steps=2000, batch_size=16, overrides=dict(d_width=32)),
-    "g3an_shapes": Recipe("model", "shapes", "g3an", steps=3000, batch_size=16, overrides=dict(d_width=32)),
+    "encgan3_shapes": Recipe("model", "shapes", "encgan3", steps=2000, batch_size=16),
+    "g3an_shapes": Recipe("model", "shapes", "g3an", steps=3000, batch_size=16),
     "encgan3_faces": Recipe("model", "faces", "encgan3", steps=2000, batch_size=16),
     "g3an_faces": Recipe("model", "faces", "g3an", steps=3000, batch_size=16),
     # REncGAN3: batches of 4 windows of 4 overlapping clips (40 frames) = 16 clips, the clips per step of
