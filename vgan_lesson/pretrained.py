@@ -100,7 +100,8 @@ RECIPES: dict[str, Recipe] = {
                               overrides=dict(g_base=4, enc_width=16, clips_per_video=4, kl_weight=1e-3,
                                              ref_weight=5.0), half=True),
     "rencgan3_encg_dancer": Recipe("model", "dancer", "rencgan3_encg", steps=2000, batch_size=4,
-                                   overrides=dict(g_base=4, enc_width=16, clips_per_video=4), half=True),
+                                   overrides=dict(g_base=4, enc_width=16, clips_per_video=4, kl_weight=1e-3),
+                                   half=True),
     # FEV-GAN (full model, Eq. 1 with the config's lambda_1 = lambda_2), trained against the frozen E_Id, with
     # a 4x wider G_dec (128-64-32) and a 2x wider E_s than the lesson default: at the default widths
     # (G_dec 0.05 M parameters) 3000 steps animated the expressions barely (CAS 0.25); at these widths the
