@@ -37,9 +37,9 @@ import time
 
 import torch
 
-from vgan_lesson.evaluation import (AUTOENCODER_COLUMNS, FEVGAN_COLUMNS, FEVGAN_METRICS, RENCGAN3_COLUMNS,
-                                   SCORE_COLUMNS, VICEGAN_COLUMNS, VICEGAN_METRICS, encgan3_report, fevgan_report,
-                                   markdown_table, rencgan3_report, vicegan_report)
+from vgan_lesson.evaluation import (AUTOENCODER_COLUMNS, ENCGAN3_COLUMNS, FEVGAN_COLUMNS, FEVGAN_METRICS,
+                                   RENCGAN3_COLUMNS, VICEGAN_COLUMNS, VICEGAN_METRICS, encgan3_report,
+                                   fevgan_report, markdown_table, rencgan3_report, vicegan_report)
 
 
 def print_face_metric_notes(report: dict, notes: dict, columns: tuple[str, ...]) -> None:
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
         report["seconds"] = round(time.perf_counter() - t0, 1)
         what = f"trained {args.ablation_steps} steps each" if args.ablation_steps else "shipped checkpoints"
         print(f"\n## EncGAN3 on {dataset} ({what}; {args.num_eval} clips; {report['seconds']} s)\n")
-        print(markdown_table(report["rows"], SCORE_COLUMNS))
+        print(markdown_table(report["rows"], ENCGAN3_COLUMNS))
         print()
         print(markdown_table({c["claim"]: c for c in report["claims"]}, ["table", "column", "verdict"], label="claim"))
         everything[f"encgan3_{dataset}"] = report

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from vgan_lesson.data import make_dataset
-from vgan_lesson.evaluation import disentanglement, generate, markdown_table, video_scores
+from vgan_lesson.evaluation import content_steadiness, disentanglement, generate, markdown_table, video_scores
 from vgan_lesson.evaluators import Evaluator, EvaluatorConfig
 from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config, Posterior
 from vgan_lesson.playground import LatentPlayground
@@ -129,6 +129,27 @@ def test_claims_get_computed_verdicts_and_skip_unmeasured_rows():
                         "EncGAN3 (Enc+G) beats EncGAN3 (G)": "reproduced"}
 
 
+def test_content_steadiness_real_clips_keep_their_content_spliced_ones_do_not():
+    """Real clips are read as one shape, colour and background in nearly every frame; clips spliced from
+    four different videos are not; a frozen clip is perfectly steady (it is not a realism score)."""
+    from vgan_lesson.pretrained import load_pretrained_evaluator
+
+    frame_eval = load_pretrained_evaluator("shapes", "frame")
+    real = make_dataset("shapes", "test", size=32, frames=16, seed=1, num_clips=32).batch(range(32))["video"]
+    steady = content_steadiness(real, frame_eval)
+    assert set(steady["per_head"]) == {"shape", "color", "background"}
+    assert steady["content_steady"] > 0.9
+    assert steady["content_steady"] == pytest.approx(sum(steady["per_head"].values()) / 3)
+    spliced = torch.cat([real.roll(k, 0)[:, :, 4 * k:4 * k + 4] for k in range(4)], dim=2)   # 4 videos per clip
+    assert content_steadiness(spliced, frame_eval)["content_steady"] < steady["content_steady"] - 0.2
+    frozen = real[:, :, :1].expand_as(real).contiguous()
+    assert content_steadiness(frozen, frame_eval)["content_steady"] == 1.0
+    with pytest.raises(ValueError, match="needs a frame evaluator"):
+        content_steadiness(real, load_pretrained_evaluator("shapes", "video"))
+    with pytest.raises(ValueError, match="no classification head"):
+        content_steadiness(real, load_pretrained_evaluator("dancer", "frame"))
+
+
 @pytest.mark.skipif(not __import__("vgan_lesson.pretrained", fromlist=["x"]).available("model"),
                     reason="no shipped checkpoints")
 def test_report_on_shipped_models_runs_and_real_beats_models():
@@ -138,6 +159,7 @@ def test_report_on_shipped_models_runs_and_real_beats_models():
     rows = report["rows"]
     assert {"real clips (reference)", "G3AN", "EncGAN3 (G)", "EncGAN3 (Enc+G)"} <= set(rows)
     assert all(rows["real clips (reference)"]["fvd"] < r["fvd"] for k, r in rows.items() if k != "real clips (reference)")
+    assert rows["real clips (reference)"]["content_steady"] > 0.9                  # real clips keep their content
     assert len(report["claims"]) == 4
 
 
