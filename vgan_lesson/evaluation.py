@@ -384,7 +384,6 @@ def rencgan3_report(num_eval: int = 256, length: int = 128, seed: int = 0, model
         model.eval()
         label = "EncGAN3 = REncGAN3 (Enc_G)" if name == "REncGAN3 (Enc_G)" else name
         rows[f"{label} (G)"] = score(generate(model, num_eval, seed=seed))
-        stride = model.config.stride
         long = torch.cat([model.long_video(min(64, num_eval - s), length, torch.Generator().manual_seed(seed + s))
                           for s in range(0, num_eval, 64)])
         rows[f"{name} (long)"] = {**score(long[:, :, last:last + clip]),

@@ -746,9 +746,9 @@ def look_change(videos: Tensor, window: int) -> dict[str, Any]:
     independent clips glued together (:func:`concatenate_independent`: every stretch is a new look),
     and above 1 when the videos travel further from where they began than two videos are apart (for
     example when they all end on one look that is unlike their starts). ``window`` =
-    ``model.config.stride`` makes each stretch one
-    link of Eq. 1. Needs at least two videos and two stretches; colours are averaged over all pixels,
-    so pose and motion hardly count and clothing and background do.
+    ``model.config.stride`` makes each stretch one link of Eq. 1. Needs at least two videos and two
+    stretches; colours are averaged over all pixels, so pose and motion hardly count and clothing and
+    background do.
     """
     videos = check_video(videos, "videos", batched=True)
     check_int("window", window, minimum=1)
