@@ -81,7 +81,9 @@ FOLDERS = {"evaluator": "evaluators", "identity_encoder": "identity_encoders", "
 #: what fits beside a working session on a 2-core machine: EncGAN3 ~1.1 s/step, G3AN ~0.45 s/step).
 RECIPES: dict[str, Recipe] = {
     "encgan3_shapes": Recipe("model", "shapes", "encgan3", steps=2000, batch_size=16),
-    "g3an_shapes": Recipe("model", "shapes", "g3an", steps=3000, batch_size=16),
+    # G3AN on shapes: 10000 steps (resumed from the 3000-step run; no schedule, so the first 3000 steps
+    # are that run): at 3000 steps its shapes were still blobs that changed colour within a clip.
+    "g3an_shapes": Recipe("model", "shapes", "g3an", steps=10000, batch_size=16),
     "encgan3_faces": Recipe("model", "faces", "encgan3", steps=2000, batch_size=16),
     "g3an_faces": Recipe("model", "faces", "g3an", steps=3000, batch_size=16),
     # REncGAN3: batches of 4 windows of 4 overlapping clips (40 frames) = 16 clips, the clips per step of
