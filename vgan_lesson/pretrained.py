@@ -80,7 +80,8 @@ FOLDERS = {"evaluator": "evaluators", "identity_encoder": "identity_encoders", "
 #: Every shipped file and how it is trained (lesson scale, one CPU thread each; the budget was set by
 #: what fits beside a working session on a 2-core machine: EncGAN3 ~1.1 s/step, G3AN ~0.45 s/step).
 RECIPES: dict[str, Recipe] = {
-    "encgan3_shapes": Recipe("model", "shapes", "encgan3", steps=2000, batch_size=16),
+    # EncGAN3 on shapes: 5000 steps (resumed from the 2000-step run, as G3AN below).
+    "encgan3_shapes": Recipe("model", "shapes", "encgan3", steps=5000, batch_size=16),
     # G3AN on shapes: 10000 steps (resumed from the 3000-step run; no schedule, so the first 3000 steps
     # are that run): at 3000 steps its shapes were still blobs that changed colour within a clip.
     "g3an_shapes": Recipe("model", "shapes", "g3an", steps=10000, batch_size=16),
