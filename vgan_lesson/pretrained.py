@@ -77,8 +77,8 @@ class Recipe:
 FOLDERS = {"evaluator": "evaluators", "identity_encoder": "identity_encoders", "autoencoder": "autoencoders"}
 
 
-#: Every shipped file and how it is trained (lesson scale, one CPU thread each; the budget was set by
-#: what fits beside a working session on a 2-core machine: EncGAN3 ~1.1 s/step, G3AN ~0.45 s/step).
+#: Every shipped file and how it is trained (lesson scale, on a 2-core CPU; each manifest entry gives the
+#: threads and seconds its run took: EncGAN3 ~1.1 s/step on one busy thread, ~0.6 on two; G3AN ~0.45 and ~0.2).
 RECIPES: dict[str, Recipe] = {
     # EncGAN3 on shapes: 5000 steps (resumed from the 2000-step run, as G3AN below).
     "encgan3_shapes": Recipe("model", "shapes", "encgan3", steps=5000, batch_size=16),
