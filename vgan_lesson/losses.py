@@ -13,17 +13,21 @@ are sums of ``log D(.)`` terms. Implemented literally, Eq. 1 would reward encode
   public G3AN and MoCoGAN code (REFERENCE_FACTS.md).
 
 The reconstruction norm ``||x - x_hat||`` of Eq. 1-2 is not specified in the paper; we use the
-mean absolute error (L1) per pixel, averaged over the batch, which keeps its scale independent of
-the clip size. Each function documents its reduction.
+mean absolute error (L1) per pixel by default, or the mean squared error (``norm="l2"``, for data
+whose subject is small: see :func:`video_reconstruction`), averaged over the batch, which keeps its
+scale independent of the clip size. Each function documents its reduction.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from .checks import check_tensor
+from .checks import check_choice, check_tensor
 
 Tensor = torch.Tensor
+
+#: the reconstruction errors :func:`video_reconstruction` offers: absolute (L1) or squared (L2), per pixel
+RECONSTRUCTION_NORMS = ("l1", "l2")
 
 
 def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -63,21 +67,29 @@ def l1_reconstruction(x: Tensor, x_hat: Tensor) -> Tensor:
     return (x - x_hat).abs().mean()
 
 
-def video_reconstruction(x: Tensor, x_hat: Tensor, reference: int = 0, reference_weight: float = 1.0) -> Tensor:
+def video_reconstruction(x: Tensor, x_hat: Tensor, reference: int = 0, reference_weight: float = 1.0,
+                         norm: str = "l1") -> Tensor:
     """The reconstruction terms of EncGAN3 Eq. 1 and Eq. 2 and of REncGAN3 Eq. 2, for videos ``(N, C, T, H, W)``:
 
     ``||x_ref - x_hat_ref|| + sum_j ||x_j - x_hat_j||`` — the frame the clip is rebuilt from, once on
     its own, plus every frame of the clip rebuilt from it and the difference maps. EncGAN3 rebuilds
     from the content frame (``reference=0``), REncGAN3 from its reference frame ``r = T_c / 2``
-    (Eq. 3). With the L1 mean per pixel this is
-    ``reference_weight · mean|x_ref - x_hat_ref| + mean|x - x_hat|``.
+    (Eq. 3). As a mean per pixel this is ``reference_weight · mean e(x_ref - x_hat_ref) + mean e(x - x_hat)``
+    with ``e`` the absolute error (``norm="l1"``) or the squared error (``norm="l2"``).
+
+    The papers write ``||·||`` without saying which norm. L1 keeps edges sharp on frames that the subject
+    fills (faces, the dancer), but its per-pixel optimum is the *median*: where a small object covers a
+    few percent of the frame (``shapes``), a network that cannot yet place the object exactly lowers L1
+    most by painting the background alone, and reconstructions come out empty. The squared error's
+    optimum is the mean, a faint blob where the object is, whose gradient then pulls the object into place.
     """
     check_tensor("x", x, 5, "(N, C, T, H, W)")
     _check_pair(x, x_hat)
     if isinstance(reference, bool) or not isinstance(reference, int) or not 0 <= reference < x.shape[2]:
         raise ValueError(f"reference must be a frame index in [0, {x.shape[2] - 1}], got {reference!r}")
-    return (reference_weight * (x[:, :, reference] - x_hat[:, :, reference]).abs().mean()
-            + (x - x_hat).abs().mean())
+    check_choice("norm", norm, RECONSTRUCTION_NORMS)
+    error = (x - x_hat).abs() if norm == "l1" else (x - x_hat).square()
+    return reference_weight * error[:, :, reference].mean() + error.mean()
 
 
 def identity_l1(reference: Tensor, frame_features: Tensor) -> Tensor:
@@ -101,13 +113,14 @@ def identity_l1(reference: Tensor, frame_features: Tensor) -> Tensor:
 
 
 def encoder_loss(x: Tensor, x_hat: Tensor, mu_x: Tensor, logvar_x: Tensor, mu_v: Tensor, logvar_v: Tensor,
-                 kl_weight: float = 1.0) -> Tensor:
+                 kl_weight: float = 1.0, norm: str = "l1") -> Tensor:
     """EncGAN3 Eq. 1, as a loss to minimise: video reconstruction + KL of the content code ``z_x``
     + KL of the motion code ``z_v`` (both priors ``N(0, I)``; the two encoders are trained together).
 
-    ``kl_weight`` scales both KL terms (1 in the paper).
+    ``kl_weight`` scales both KL terms (1 in the paper); ``norm`` is the reconstruction's
+    (:func:`video_reconstruction`).
     """
-    return video_reconstruction(x, x_hat) + kl_weight * (kl_standard_normal(mu_x, logvar_x)
+    return video_reconstruction(x, x_hat, norm=norm) + kl_weight * (kl_standard_normal(mu_x, logvar_x)
                                                          + kl_standard_normal(mu_v, logvar_v))
 
 
@@ -131,10 +144,12 @@ def g_adv_loss(*fake_logits: Tensor) -> Tensor:
     return sum(F.binary_cross_entropy_with_logits(f, torch.ones_like(f)) for f in fake_logits)
 
 
-def generator_loss(fake_logits: list[Tensor], x: Tensor, x_hat: Tensor, rec_weight: float = 1.0) -> Tensor:
+def generator_loss(fake_logits: list[Tensor], x: Tensor, x_hat: Tensor, rec_weight: float = 1.0,
+                   norm: str = "l1") -> Tensor:
     """EncGAN3 Eq. 2: the adversarial terms on frames and clips from encoded codes and from prior
-    noise, plus the reconstruction terms of Eq. 1 (weighted by ``rec_weight``; 1 in the paper)."""
-    return g_adv_loss(*fake_logits) + rec_weight * video_reconstruction(x, x_hat)
+    noise, plus the reconstruction terms of Eq. 1 (weighted by ``rec_weight``; 1 in the paper; ``norm``
+    as in :func:`video_reconstruction`)."""
+    return g_adv_loss(*fake_logits) + rec_weight * video_reconstruction(x, x_hat, norm=norm)
 
 
 def content_consistency(real_codes: Tensor, fake_codes: Tensor) -> Tensor:

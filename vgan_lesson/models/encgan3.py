@@ -41,8 +41,8 @@ import torch.nn as nn
 
 from ..checks import check_choice, check_int, check_video
 from ..data.diffmaps import difference_maps
-from ..losses import (d_loss, encoder_loss, g_adv_loss, generator_loss, kl_standard_normal, reparameterize,
-                      video_reconstruction)
+from ..losses import (RECONSTRUCTION_NORMS, d_loss, encoder_loss, g_adv_loss, generator_loss, kl_standard_normal,
+                      reparameterize, video_reconstruction)
 from ..training import Trainable, frozen
 from .config import SCALES, ScaledConfig
 from .blocks import G3Trunk, VideoHead, count_parameters
@@ -76,6 +76,10 @@ class EncGAN3Config(ScaledConfig):
     the reconstruction terms in Eq. 2 (the generator's loss); the paper's summed norm would weigh them
     tens of thousands of times more than the adversarial terms, our default 10 keeps the GAN terms
     in charge of sharpness while the reconstruction anchors the codes (ImaGINator uses 100).
+    ``rec_norm``: the reconstruction error of Eq. 1-2, ``"l1"`` (absolute) or ``"l2"`` (squared), per
+    pixel; the paper's ``||·||`` does not say which. L1 suits frames that the subject fills; on
+    ``shapes``, where the object is a few percent of the frame, L1's median optimum leaves it out of the
+    reconstructions (see :func:`vgan_lesson.losses.video_reconstruction`), and ``"l2"`` is used.
     Other: ``spectral_norm`` (every conv of G and D, as G3AN), ``encoder_norm`` (``"batch"`` or
     ``"none"``), ``per_sample_frame`` (D_I sees one random frame index per clip instead of one per
     batch, G3AN's choice).
@@ -98,6 +102,7 @@ class EncGAN3Config(ScaledConfig):
     betas: tuple[float, float] = (0.5, 0.999)
     kl_weight: float | None = None
     rec_weight: float = 10.0
+    rec_norm: str = "l1"
     spectral_norm: bool = True
     encoder_norm: str = "batch"
     per_sample_frame: bool = False
@@ -109,6 +114,7 @@ class EncGAN3Config(ScaledConfig):
                                   "per_sample_frame"),
                            amounts=("lr", "rec_weight") + (("kl_weight",) if self.kl_weight is not None else ()))
         check_choice("encoder_norm", self.encoder_norm, ("batch", "none"))
+        check_choice("rec_norm", self.rec_norm, RECONSTRUCTION_NORMS)
         if self.size < 16:
             raise ValueError(f"size must be at least 16 (three G3 modules), got {self.size}")
         if self.frames % 4 or self.frames < 16:
@@ -339,10 +345,10 @@ class EncGAN3(Trainable):
             x_f, x_hat_f = x.float(), x_hat.float()
             loss_enc = encoder_loss(x_f, x_hat_f, posterior.mu_x.float(), posterior.logvar_x.float(),
                                     posterior.mu_v.float(), posterior.logvar_v.float(),
-                                    kl_weight=self.config.effective_kl_weight)
+                                    kl_weight=self.config.effective_kl_weight, norm=self.config.rec_norm)
             self.update("Enc", loss_enc)
             with torch.no_grad():
-                logs.update(loss_Enc=loss_enc, recon=video_reconstruction(x_f, x_hat_f),
+                logs.update(loss_Enc=loss_enc, recon=video_reconstruction(x_f, x_hat_f, norm=self.config.rec_norm),
                             kl_x=kl_standard_normal(posterior.mu_x.float(), posterior.logvar_x.float()),
                             kl_v=kl_standard_normal(posterior.mu_v.float(), posterior.logvar_v.float()))
             # "re-run the model with the optimized Discriminator and Encoder on the same video"
@@ -355,7 +361,8 @@ class EncGAN3(Trainable):
         if x_hat is None:
             loss_g = g_adv_loss(*adversarial)
         else:
-            loss_g = generator_loss(adversarial, x.float(), x_hat.float(), rec_weight=self.config.rec_weight)
+            loss_g = generator_loss(adversarial, x.float(), x_hat.float(), rec_weight=self.config.rec_weight,
+                                    norm=self.config.rec_norm)
         self.update("G", loss_g)
         logs["loss_G"] = loss_g
         return {k: v.detach() for k, v in logs.items()}

@@ -218,7 +218,8 @@ class REncGAN3(EncGAN3):
 
         # ---- 2. Enc + G: L_EncG (Eq. 2) against the updated D, one backward for both
         adversarial = self._adversarial_logits(real, [x_hat, x_tilde], generator)
-        rec = video_reconstruction(real.float(), x_hat.float(), reference=r, reference_weight=c.ref_weight)
+        rec = video_reconstruction(real.float(), x_hat.float(), reference=r, reference_weight=c.ref_weight,
+                                   norm=c.rec_norm)
         kl_x = sum(kl_standard_normal(s[0].float(), s[1].float()) for s in stats) / k
         kl_v = sum(kl_standard_normal(s[2].float(), s[3].float()) for s in stats) / k
         adv = g_adv_loss(*adversarial)
