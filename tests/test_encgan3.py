@@ -207,6 +207,20 @@ def test_scales_and_bad_configs():
         EncGAN3Config.paper(32)
     assert EncGAN3Config.lesson(betas=[0.0, 0.9]).betas == (0.0, 0.9)  # JSON lists from the CLI
     assert EncGAN3Config.lesson().effective_kl_weight == 1 / (3 * 16 * 32 * 32)
+    with pytest.raises(ValueError, match=r"unknown rec_norm 'huber'; expected one of 'l1', 'l2'"):
+        EncGAN3Config.lesson(rec_norm="huber")
+
+
+def test_rec_norm_reaches_the_encoder_and_generator_losses(clips):
+    """The same step from the same weights and seed: the logged reconstruction is the chosen norm's,
+    and L2 (squares of errors below 1) comes out smaller than L1."""
+    logs = {}
+    for norm in ("l1", "l2"):
+        torch.manual_seed(0)
+        model = EncGAN3(tiny(rec_norm=norm))
+        logs[norm] = model.train_step({"video": clips[:4]}, 1, torch.Generator().manual_seed(0))
+    assert float(logs["l2"]["recon"]) < float(logs["l1"]["recon"])
+    assert float(logs["l1"]["loss_D"]) == pytest.approx(float(logs["l2"]["loss_D"]))   # D's step is the same
 
 
 def test_resume_refuses_a_checkpoint_of_another_config(tmp_path, clips):

@@ -36,6 +36,31 @@ def test_reconstruction_by_hand():
     assert l1_reconstruction(x, x_hat).item() == pytest.approx(0.375)
 
 
+def test_squared_reconstruction_by_hand():
+    x = torch.zeros(1, 1, 2, 1, 2)
+    x_hat = torch.tensor([[[[[1.0, 0.0]], [[0.0, -0.5]]]]])
+    # first frame: mean of squares over 2 pixels = 0.5; whole clip: (1 + 0.25) / 4 = 0.3125
+    assert video_reconstruction(x, x_hat, norm="l2").item() == pytest.approx(0.8125)
+    mu, lv = torch.tensor([[1.0]]), torch.tensor([[0.0]])            # KL 0.5 each
+    assert encoder_loss(x, x_hat, mu, lv, mu, lv, norm="l2").item() == pytest.approx(0.8125 + 1.0)
+    assert generator_loss([torch.tensor([0.0])], x, x_hat, rec_weight=2.0, norm="l2").item() == \
+        pytest.approx(math.log(2) + 2 * 0.8125)
+    with pytest.raises(ValueError, match="norm.*'l1'.*'l2'"):
+        video_reconstruction(x, x_hat, norm="l3")
+
+
+def test_l1_drops_a_small_object_that_l2_keeps():
+    # the reason for norm="l2" on shapes: four clips, each with a one-pixel object at a different place
+    # on a black frame. A reconstruction that cannot tell where the object is must predict the same frame
+    # for all four; L1 prefers the empty background (its median), L2 the faint mean, which holds the object.
+    x = torch.zeros(4, 1, 1, 2, 2)
+    for i in range(4):
+        x[i, 0, 0].view(-1)[i] = 1.0
+    empty, mean = torch.zeros_like(x), x.mean(0, keepdim=True).expand_as(x)
+    assert video_reconstruction(x, empty) < video_reconstruction(x, mean)                          # 0.5 < 0.75
+    assert video_reconstruction(x, mean, norm="l2") < video_reconstruction(x, empty, norm="l2")   # 0.375 < 0.5
+
+
 def test_encoder_loss_is_reconstruction_plus_kl():
     x = torch.zeros(1, 1, 2, 1, 2)
     x_hat = torch.tensor([[[[[1.0, 0.0]], [[0.0, -0.5]]]]])

@@ -160,6 +160,18 @@ class EncGAN3Config(ScaledConfig):
                       **overrides})
 
 
+#: The reconstruction norm (``EncGAN3Config.rec_norm``) that EncGAN3 trains with on each dataset: the
+#: squared error where the subject is a small object (``shapes``), L1 where it fills the frame.
+DATASET_REC_NORM = {"shapes": "l2", "faces": "l1", "dancer": "l1"}
+
+
+def rec_norm_for(dataset: str) -> str:
+    """``EncGAN3Config.rec_norm`` for ``dataset`` (:data:`DATASET_REC_NORM`; ``"l1"`` for any other data)."""
+    if not isinstance(dataset, str):
+        raise TypeError(f"dataset must be a dataset name (str), got {type(dataset).__name__}")
+    return DATASET_REC_NORM.get(dataset, "l1")
+
+
 def ablation_configs(scale: str = "lesson", **overrides: Any) -> dict[str, EncGAN3Config]:
     """The trained variants of EncGAN3 Tables 3 and 4, by name, at ``scale``.
 
@@ -377,4 +389,5 @@ class EncGAN3(Trainable):
         return f"{c.name}: {c.frames}×{c.size}×{c.size}, F-SA {c.attention}, parameters {sizes}"
 
 
-__all__ = ["EncGAN3", "EncGAN3Config", "Posterior", "ablation_configs", "SCALES"]
+__all__ = ["DATASET_REC_NORM", "EncGAN3", "EncGAN3Config", "Posterior", "ablation_configs", "rec_norm_for",
+           "SCALES"]
