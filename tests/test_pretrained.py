@@ -6,7 +6,7 @@ import torch
 
 from vgan_lesson import pretrained
 from vgan_lesson.__main__ import main
-from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config, rec_norm_for
+from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config, reconstruction_settings
 from vgan_lesson.pretrained import (RECIPES, export_model, load_model_file, load_pretrained, read_manifest,
                                     record, verify)
 from vgan_lesson.training import TrainConfig, latest_checkpoint, train
@@ -200,13 +200,16 @@ def test_pretrain_in_parallel_waits_for_needs_and_skips_what_a_failure_blocks(tm
 
 
 def test_encgan3_recipes_use_their_datasets_reconstruction_norm():
-    """Each EncGAN3-family recipe trains with its dataset's norm (models.encgan3.DATASET_REC_NORM), and each
-    shipped file was trained with its recipe's norm (a file from before the option was L1)."""
+    """Each EncGAN3 recipe trains with its dataset's reconstruction settings (models.encgan3.DATASET_RECONSTRUCTION),
+    and each shipped EncGAN3-family file was trained with its recipe's norm (a file from before the option was L1)."""
     for name, recipe in RECIPES.items():
         if recipe.kind != "model" or recipe.model not in ("encgan3", "g3an", "rencgan3", "rencgan3_encg"):
             continue
         wanted = recipe.overrides.get("rec_norm", "l1")
         if recipe.model != "g3an":                               # G3AN has no reconstruction term
-            assert wanted == rec_norm_for(recipe.dataset), name
+            assert wanted == reconstruction_settings(recipe.dataset)["rec_norm"], name
+        if recipe.model == "encgan3":
+            settings = reconstruction_settings(recipe.dataset)
+            assert {k: recipe.overrides.get(k, v) for k, v in settings.items()} == settings, name
         if name in pretrained.available("model"):
             assert pretrained.manifest_entry(name)["model_config"].get("rec_norm", "l1") == wanted, name

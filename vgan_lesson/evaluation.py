@@ -253,7 +253,7 @@ def encgan3_report(dataset: str = "shapes", num_eval: int = 256, seed: int = 0, 
     Returns ``rows``, ``claims`` (see :func:`check_claims`) and the settings.
     """
     from .data import make_dataset
-    from .models.encgan3 import EncGAN3, ablation_configs, rec_norm_for
+    from .models.encgan3 import EncGAN3, ablation_configs, reconstruction_settings
     from .pretrained import load_pretrained, load_pretrained_evaluator
     from .training import TrainConfig, train
 
@@ -277,7 +277,7 @@ def encgan3_report(dataset: str = "shapes", num_eval: int = 256, seed: int = 0, 
     rows: dict[str, dict[str, float]] = {"real clips (reference)": score(other)}
     if ablation_steps:
         train_set = make_dataset(dataset, "train", size=size, frames=frames, seed=seed)
-        for name, cfg in ablation_configs("lesson", rec_norm=rec_norm_for(dataset)).items():
+        for name, cfg in ablation_configs("lesson", **reconstruction_settings(dataset)).items():
             model = EncGAN3(cfg)
             train(model, train_set, TrainConfig(steps=ablation_steps, batch_size=batch_size, seed=seed,
                                                 device=device, out_dir=None, progress=False, sample_every=0),

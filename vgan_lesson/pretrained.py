@@ -84,7 +84,7 @@ RECIPES: dict[str, Recipe] = {
     # with the default L1, runs of 2000 and 5000 steps reconstructed every clip as its background alone (L1's
     # median optimum drops an object that covers a few percent of the frame; see losses.video_reconstruction);
     # L2 at rec_weight 10 put the object into the first reconstructed frames but let it fade (3000 steps).
-    # The norm is models.encgan3.DATASET_REC_NORM's (a test checks that every EncGAN3 recipe follows it).
+    # Both are models.encgan3.DATASET_RECONSTRUCTION's (a test checks that every EncGAN3 recipe follows it).
     "encgan3_shapes": Recipe("model", "shapes", "encgan3", steps=3000, batch_size=16,
                              overrides=dict(rec_norm="l2", rec_weight=100.0)),
     # G3AN on shapes: 20000 steps, about EncGAN3's CPU time (resumed runs: 3000, then 10000; no schedule, so
