@@ -167,6 +167,10 @@ def test_prior_samples_are_chains_trained_through_the_recalled_code(windows, mon
     grad = sum(float(p.grad.abs().sum()) for p in model.content_encoder.parameters() if p.grad is not None)
     assert grad > 0
     assert model.prior_chain(2, 1, torch.Generator().manual_seed(0))[1:] == (0.0, 0.0)
+    model.config.rec_norm = "l2"                   # the link error follows the reconstruction norm
+    link_l2 = model.prior_chain(3, 2, torch.Generator().manual_seed(0))[2]
+    assert link_l2.item() == pytest.approx((pairs[:, 1, :, 0] - pairs[:, 0, :, 8]).square().mean().item(), rel=1e-5)
+    model.config.rec_norm = "l1"
     for chained in (True, False):
         model = REncGAN3(tiny(chain_prior=chained))
         calls = []

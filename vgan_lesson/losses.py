@@ -67,6 +67,14 @@ def l1_reconstruction(x: Tensor, x_hat: Tensor) -> Tensor:
     return (x - x_hat).abs().mean()
 
 
+def pixel_error(x: Tensor, x_hat: Tensor, norm: str = "l1") -> Tensor:
+    """The error of every element, ``|x - x_hat|`` (``norm="l1"``) or ``(x - x_hat)²`` (``"l2"``), same shape
+    as ``x``: the reconstruction terms take its mean (see :func:`video_reconstruction` for the choice)."""
+    check_choice("norm", norm, RECONSTRUCTION_NORMS)
+    diff = x - x_hat
+    return diff.abs() if norm == "l1" else diff.square()
+
+
 def video_reconstruction(x: Tensor, x_hat: Tensor, reference: int = 0, reference_weight: float = 1.0,
                          norm: str = "l1") -> Tensor:
     """The reconstruction terms of EncGAN3 Eq. 1 and Eq. 2 and of REncGAN3 Eq. 2, for videos ``(N, C, T, H, W)``:
@@ -87,8 +95,7 @@ def video_reconstruction(x: Tensor, x_hat: Tensor, reference: int = 0, reference
     _check_pair(x, x_hat)
     if isinstance(reference, bool) or not isinstance(reference, int) or not 0 <= reference < x.shape[2]:
         raise ValueError(f"reference must be a frame index in [0, {x.shape[2] - 1}], got {reference!r}")
-    check_choice("norm", norm, RECONSTRUCTION_NORMS)
-    error = (x - x_hat).abs() if norm == "l1" else (x - x_hat).square()
+    error = pixel_error(x, x_hat, norm)
     return reference_weight * error[:, :, reference].mean() + error.mean()
 
 

@@ -56,7 +56,7 @@ import torch
 from ..checks import check_int, check_video
 from ..data.clips import clip_starts, cut_clips
 from ..data.diffmaps import difference_maps, recall_reconstruct
-from ..losses import g_adv_loss, kl_standard_normal, reparameterize, video_reconstruction
+from ..losses import g_adv_loss, kl_standard_normal, pixel_error, reparameterize, video_reconstruction
 from .encgan3 import EncGAN3, EncGAN3Config
 
 Tensor = torch.Tensor
@@ -162,7 +162,7 @@ class REncGAN3(EncGAN3):
         """Eq. 1 for training: ``n`` chains of ``links`` clips from prior noise, with gradients through
         every link. Returns the clips ``(n · links, C, T, H, W)`` in window-major order (as
         :meth:`clips_of` flattens real windows), the mean KL of the recalled content codes, and the
-        mean **link error** ``|x̃_{i+1,0} - x̃_{i,r}|``: how far each link's first frame lands from the
+        mean **link error** ``|x̃_{i+1,0} - x̃_{i,r}|`` (squared with ``rec_norm="l2"``): how far each link's first frame lands from the
         reference frame it was recalled from (Eq. 2's reference term for a chain with no real video to
         copy; the reference is the target, detached). Both are zero for one link. Unlike
         :meth:`chain`, the recalled code is a reparameterised sample."""
@@ -173,7 +173,7 @@ class REncGAN3(EncGAN3):
             clip = self.generate(z_x, self.randn(n, c.motion_dim, c.motion_length, generator=generator))
             if clips:
                 target = clips[-1][:, :, c.reference_index].detach()
-                errors.append((clip[:, :, 0].float() - target.float()).abs().mean())
+                errors.append(pixel_error(clip[:, :, 0].float(), target.float(), c.rec_norm).mean())
             clips.append(clip)
             if i + 1 < links:
                 mu_x, logvar_x = self.recall(clip[:, :, c.reference_index])
