@@ -64,7 +64,7 @@ def _check_pair(x: Tensor, x_hat: Tensor) -> None:
 def l1_reconstruction(x: Tensor, x_hat: Tensor) -> Tensor:
     """Mean absolute error per pixel between a clip (or frames) and its reconstruction."""
     _check_pair(x, x_hat)
-    return (x - x_hat).abs().mean()
+    return pixel_error(x, x_hat).mean()
 
 
 def pixel_error(x: Tensor, x_hat: Tensor, norm: str = "l1") -> Tensor:

@@ -393,5 +393,5 @@ class EncGAN3(Trainable):
         return f"{c.name}: {c.frames}×{c.size}×{c.size}, F-SA {c.attention}, parameters {sizes}"
 
 
-__all__ = ["DATASET_RECONSTRUCTION", "EncGAN3", "EncGAN3Config", "Posterior", "ablation_configs", "reconstruction_settings",
-           "SCALES"]
+__all__ = ["DATASET_RECONSTRUCTION", "EncGAN3", "EncGAN3Config", "Posterior", "ablation_configs",
+           "reconstruction_settings", "SCALES"]

@@ -162,10 +162,10 @@ class REncGAN3(EncGAN3):
         """Eq. 1 for training: ``n`` chains of ``links`` clips from prior noise, with gradients through
         every link. Returns the clips ``(n · links, C, T, H, W)`` in window-major order (as
         :meth:`clips_of` flattens real windows), the mean KL of the recalled content codes, and the
-        mean **link error** ``|x̃_{i+1,0} - x̃_{i,r}|`` (squared with ``rec_norm="l2"``): how far each link's first frame lands from the
-        reference frame it was recalled from (Eq. 2's reference term for a chain with no real video to
-        copy; the reference is the target, detached). Both are zero for one link. Unlike
-        :meth:`chain`, the recalled code is a reparameterised sample."""
+        mean **link error** ``|x̃_{i+1,0} - x̃_{i,r}|`` (squared with ``rec_norm="l2"``): how far each link's
+        first frame lands from the reference frame it was recalled from (Eq. 2's reference term for a chain
+        with no real video to copy; the reference is the target, detached). Both are zero for one link.
+        Unlike :meth:`chain`, the recalled code is a reparameterised sample."""
         c = self.config
         z_x = self.randn(n, c.content_dim, generator=generator)
         clips, kls, errors = [], [], []
