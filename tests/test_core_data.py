@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vgan_lesson import get_device
-from vgan_lesson.checks import check_video
+from vgan_lesson.checks import check_tensor, check_video
 from vgan_lesson.data import (ClipDataset, ShapesDataset, clip_starts, cut_clips, difference_maps, load_clips,
                               make_dataset, reconstruct_from_differences, save_clips)
 from vgan_lesson.data.clipfile import from_uint8, to_uint8
@@ -238,6 +238,14 @@ def test_check_video_messages():
         check_video(torch.zeros(5, 2, 4, 4))
     with pytest.raises(ValueError, match="NaN"):
         check_video(torch.full((3, 2, 4, 4), math.nan))
+
+
+def test_check_tensor_channels_are_axis_1_of_one_rank():
+    assert check_tensor("x", torch.zeros(2, 3, 4), 3, "(B, C, L)", channels=3).shape == (2, 3, 4)
+    with pytest.raises(ValueError, match=r"3 channels on axis 1 of \(B, C, L\), got shape \(3, 2, 4\)"):
+        check_tensor("x", torch.zeros(3, 2, 4), 3, "(B, C, L)", channels=3)
+    with pytest.raises(ValueError, match="one batched layout"):      # which axis is C is not guessed
+        check_tensor("x", torch.zeros(3, 4), (2, 3), "(C, L) or (B, C, L)", channels=3)
 
 
 def test_device_selection(monkeypatch):

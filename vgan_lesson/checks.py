@@ -28,7 +28,9 @@ def check_tensor(name: str, x, ndim: int | tuple[int, ...], layout: str, channel
                  value_range: tuple[float, float] | None = None) -> torch.Tensor:
     """Check a tensor's type, rank, dtype, channel count and (optionally) value range.
 
-    ``layout`` is the expected axis names for the message, e.g. ``"(N, C, T, H, W)"``.
+    ``layout`` is the expected axis names for the message, e.g. ``"(N, C, T, H, W)"``. ``channels`` is
+    checked on axis 1, the C of a batched layout, so it needs a single rank ``ndim`` (a function that
+    accepts a batched and an unbatched form, as :func:`check_video` does, checks its channels itself).
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor {layout}, got {type(x).__name__}")
@@ -39,9 +41,11 @@ def check_tensor(name: str, x, ndim: int | tuple[int, ...], layout: str, channel
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor in [-1, 1], got dtype {x.dtype}")
     if channels is not None:
-        c_axis = 1 if x.ndim == max(ranks) else 0
-        if x.shape[c_axis] != channels:
-            raise ValueError(f"{name} must have {channels} channels on axis {c_axis} of {layout}, "
+        if len(ranks) != 1 or ranks[0] < 2:
+            raise ValueError(f"check_tensor checks channels on axis 1 of one batched layout; it was called for "
+                             f"{name} with ranks {ranks} (check the channels of each rank in the caller)")
+        if x.shape[1] != channels:
+            raise ValueError(f"{name} must have {channels} channels on axis 1 of {layout}, "
                              f"got shape {tuple(x.shape)}")
     if value_range is not None and x.numel():
         lo, hi = value_range

@@ -39,6 +39,7 @@ import torch
 
 from .checks import check_choice
 from .io import atomic_save, atomic_write_bytes, safe_load
+from .models.encgan3 import reconstruction_settings
 
 PRETRAINED_FORMAT = "vgan_lesson.pretrained"
 MANIFEST = "manifest.json"
@@ -84,9 +85,9 @@ RECIPES: dict[str, Recipe] = {
     # with the default L1, runs of 2000 and 5000 steps reconstructed every clip as its background alone (L1's
     # median optimum drops an object that covers a few percent of the frame; see losses.video_reconstruction);
     # L2 at rec_weight 10 put the object into the first reconstructed frames but let it fade (3000 steps).
-    # Both are models.encgan3.DATASET_RECONSTRUCTION's (a test checks that every EncGAN3 recipe follows it).
+    # Both come from models.encgan3.DATASET_RECONSTRUCTION, the one place lesson 03 and the ablations read too.
     "encgan3_shapes": Recipe("model", "shapes", "encgan3", steps=3000, batch_size=16,
-                             overrides=dict(rec_norm="l2", rec_weight=100.0)),
+                             overrides=reconstruction_settings("shapes")),
     # G3AN on shapes: 20000 steps, 5685 s of CPU against EncGAN3's 1839 s (resumed runs: 3000, then 10000; no schedule, so
     # the first N steps of a longer run are the run of N steps). At 3000 steps its shapes were blobs that
     # changed colour within a clip; from 3000 to 10000 its FVD fell from 129 to 51.
