@@ -429,3 +429,29 @@ def test_vicegan_report_table_4_at_one_step():
     assert report["autoencoders"]["standard large"]["paper_ssim"] == pytest.approx(0.961358)
     assert {c["verdict"] for c in report["claims"] if c["table"] == "Table 4"} <= {"reproduced", "not reproduced"}
     assert list(report["rows"]) == ["real clips, seen test (reference)"]
+
+
+def test_shapes_frame_gan_benchmark_runs_and_its_references_separate(tmp_path):
+    """benchmarks/shapes_frame_gan.py (issue 3's control) end to end at a toy size: a grid per checkpoint,
+    one JSON line, and the shape-blind reference (every object a circle) far above the real-frame floor."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "shapes_frame_gan.py"
+
+    def run_to(steps: int) -> dict:
+        run = subprocess.run([sys.executable, str(script), "--width", "4", "--batch", "4", "--steps", str(steps),
+                              "--eval-every", "2", "--threads", "1", "--out", str(tmp_path)],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout.strip().splitlines()[-1])
+
+    report = run_to(4)
+    assert [row["step"] for row in report["checkpoints"]] == [2, 4]
+    assert [row["step"] for row in run_to(6)["checkpoints"]] == [6]      # continues the run, not a new one
+    assert all(0 <= row["p_real"] <= 1 and row["fid"] > 0 for row in report["checkpoints"])
+    assert sorted(p.name for p in tmp_path.glob("step_*.png")) == ["step_2.png", "step_4.png", "step_6.png"]
+    refs = report["references"]
+    assert refs["every object a circle"] > 5 * refs["other held-out frames"]
