@@ -35,7 +35,7 @@ from vgan_lesson.data import make_dataset
 from vgan_lesson.metrics import extract, frechet_distance
 from vgan_lesson.models.frames import FrameGAN, FrameModelConfig
 from vgan_lesson.pretrained import load_pretrained_evaluator
-from vgan_lesson.training import Callback, TrainConfig, train
+from vgan_lesson.training import Callback, TrainConfig, seeded_rng, train
 from vgan_lesson.viz import frame_grid
 
 SIZE = 32
@@ -117,7 +117,8 @@ def main() -> None:
     for name, value in references.items():
         print(f"reference FID, {name}: {value:.1f}")
 
-    model = FrameGAN(FrameModelConfig(size=SIZE, width=args.width))
+    with seeded_rng(args.seed):
+        model = FrameGAN(FrameModelConfig(size=SIZE, width=args.width))
     checkpoints = Checkpoints(args.eval_every, args.steps, score, frames_as_rows(real[:64]), out, args.seed)
     train(model, make_dataset("shapes", "train", size=SIZE, seed=args.seed),
           TrainConfig(steps=args.steps, batch_size=args.batch, seed=args.seed, out_dir=str(out / "run"),

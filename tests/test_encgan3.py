@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vgan_lesson.__main__ import main as cli_main
+from vgan_lesson.__main__ import build_model, main as cli_main
 from vgan_lesson.data import difference_maps, make_dataset
 from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config, ablation_configs
 from vgan_lesson.models.encoders import ContentEncoder, MotionEncoder
@@ -247,6 +247,26 @@ def test_cli_train_runs_and_writes_a_checkpoint(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli_main(["train", "--model", "vae", "--out", str(tmp_path / "x")])
     assert "unknown model 'vae'" in capsys.readouterr().err
+
+
+def test_cli_train_with_a_seed_starts_from_the_same_weights_whatever_ran_before(tmp_path):
+    """The command builds the model under its seed (build_model(seed=...)): the global RNG's state before
+    it (here two different ones; across processes torch's start-up seed) changes nothing, and is restored."""
+    sets = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={value}")]
+    weights = []
+    for before in (1, 2):
+        torch.manual_seed(before)
+        out = tmp_path / f"run{before}"
+        assert cli_main(["train", "--model", "g3an", "--dataset", "shapes", "--steps", "2", "--batch-size", "2",
+                         "--seed", "3", "--out", str(out), *sets]) == 0
+        weights.append(torch.load(out / "checkpoints" / "step_0000002.pt", weights_only=True)["model"])
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    build_model("g3an", "lesson", seed=3, **TINY)
+    assert torch.equal(torch.rand(3), expected)                  # the caller's RNG is left as it was
 
 
 # ----------------------------------------------------------------------------- it learns

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 
@@ -33,8 +34,10 @@ FACE_MODELS = ("fevgan", "vicegan")
 TRAIN_DATASETS = ("shapes", "faces", "dancer")
 
 
-def build_model(name: str, scale: str = "lesson", **overrides):
-    """The model ``name`` at ``scale`` (``"lesson"`` or ``"paper"``) with config ``overrides``.
+def build_model(name: str, scale: str = "lesson", seed: int | None = None, **overrides):
+    """The model ``name`` at ``scale`` (``"lesson"`` or ``"paper"``) with config ``overrides``; with
+    ``seed`` its initial weights are drawn from that seed alone
+    (:func:`vgan_lesson.training.seeded_rng`), so a command with a seed trains the same model every time.
 
     ``"g3an"`` is EncGAN3's generator trained from noise alone (``use_encoder=False``);
     ``"rencgan3"`` is REncGAN3 and ``"rencgan3_encg"`` its Enc_G variant (``joint=False``).
@@ -46,10 +49,17 @@ def build_model(name: str, scale: str = "lesson", **overrides):
     path; or ``None``).
     """
     from .checks import check_choice
+    from .training import seeded_rng
+
+    check_choice("model", name, TRAIN_MODELS)
+    with seeded_rng(seed) if seed is not None else nullcontext():
+        return _build_model(name, scale, **overrides)
+
+
+def _build_model(name: str, scale: str, **overrides):
     from .models.encgan3 import EncGAN3, EncGAN3Config
     from .models.rencgan3 import REncGAN3, REncGAN3Config
 
-    check_choice("model", name, TRAIN_MODELS)
     if name == "fevgan":
         from .models.fevgan import FEVGAN, FEVGANConfig, default_identity_encoder_path
 
@@ -102,7 +112,7 @@ def run_training(args: argparse.Namespace):
     check_choice("dataset", args.dataset, TRAIN_DATASETS)
     if args.model in FACE_MODELS and args.dataset != "faces":
         raise ValueError(f"{args.model} animates faces: use --dataset faces, got {args.dataset!r}")
-    model = build_model(args.model, args.scale, **dict(args.overrides))
+    model = build_model(args.model, args.scale, seed=args.seed, **dict(args.overrides))
     c = model.config
     data = make_dataset(args.dataset, split="train", size=c.size, frames=training_frames(c))
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed, device=args.device,

@@ -255,7 +255,7 @@ def encgan3_report(dataset: str = "shapes", num_eval: int = 256, seed: int = 0, 
     from .data import make_dataset
     from .models.encgan3 import EncGAN3, ablation_configs, reconstruction_settings
     from .pretrained import load_pretrained, load_pretrained_evaluator
-    from .training import TrainConfig, train
+    from .training import TrainConfig, seeded_rng, train
 
     frame_eval = load_pretrained_evaluator(dataset, "frame")
     video_eval = load_pretrained_evaluator(dataset, "video")
@@ -278,7 +278,8 @@ def encgan3_report(dataset: str = "shapes", num_eval: int = 256, seed: int = 0, 
     if ablation_steps:
         train_set = make_dataset(dataset, "train", size=size, frames=frames, seed=seed)
         for name, cfg in ablation_configs("lesson", **reconstruction_settings(dataset)).items():
-            model = EncGAN3(cfg)
+            with seeded_rng(seed):                               # the same start for every run of a variant
+                model = EncGAN3(cfg)
             train(model, train_set, TrainConfig(steps=ablation_steps, batch_size=batch_size, seed=seed,
                                                 device=device, out_dir=None, progress=False, sample_every=0),
                   callbacks=[])

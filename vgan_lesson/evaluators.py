@@ -231,12 +231,13 @@ def train_evaluator(dataset: str, kind: str, out_dir: str | Path, steps: int = 6
     manifest entry (``entry`` — command, commit, machine — and seed, steps, held-out scores, SHA-256)
     into ``out_dir``. ``python -m vgan_lesson pretrain evaluator_<dataset>_<kind>`` calls this."""
     from .pretrained import git_commit, record
-    from .training import TrainConfig, train
+    from .training import TrainConfig, seeded_rng, train
 
     config = EvaluatorConfig(dataset=dataset, kind=kind, **overrides)
     split = "train"
     data = make_dataset(dataset, split, size=config.size, frames=config.frames, num_clips=num_clips, seed=seed)
-    model = Evaluator(config)
+    with seeded_rng(seed):
+        model = Evaluator(config)
     history = train(model, data, TrainConfig(steps=steps, batch_size=batch_size, seed=seed, out_dir=None,
                                              progress=False, log_every=50, sample_every=0,
                                              checkpoint_every=0), callbacks=[])

@@ -387,7 +387,7 @@ def pretrain_one(name: str, out: str | os.PathLike | None = None, work: str | os
     from .data import make_dataset
     from .training import TrainConfig, latest_checkpoint, read_checkpoint, train
 
-    model = build_model(recipe.model, "lesson", **recipe.overrides)
+    model = build_model(recipe.model, "lesson", seed=recipe.seed, **recipe.overrides)
     c = model.config
     data = make_dataset(recipe.dataset, split="train", size=c.size, frames=training_frames(c), seed=recipe.seed)
     run_dir = Path(work) / name

@@ -482,6 +482,18 @@ def preserved_rng() -> Iterator[None]:
         set_global_rng_state(state)
 
 
+@contextmanager
+def seeded_rng(seed: int) -> Iterator[None]:
+    """Run a block with torch's global RNG seeded ``seed`` and restore the RNGs afterwards, e.g.
+    ``with seeded_rng(0): model = EncGAN3(config)``. Building a model draws its initial weights from the
+    global RNG, which :func:`train` only seeds later; without this the weights depend on whatever ran
+    before in the process and on torch's start-up seed, which here differs from process to process."""
+    check_int("seed", seed, minimum=0)
+    with preserved_rng():
+        torch.manual_seed(seed)
+        yield
+
+
 # --------------------------------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------------------------------
@@ -1143,7 +1155,7 @@ def _train(model: Trainable, data: Any, config: TrainConfig, resume: bool | str 
 __all__ = [
     "Trainable", "frozen", "evaluating", "StepContext", "TrainConfig", "History", "TrainingDiverged", "Callback", "LiveView",
     "BatchStream", "train", "seed_everything", "average_gradients", "shard_batch", "epoch_seed",
-    "global_rng_state", "set_global_rng_state", "preserved_rng", "config_dict", "model_class_name",
+    "global_rng_state", "set_global_rng_state", "preserved_rng", "seeded_rng", "config_dict", "model_class_name",
     "checkpoint_path", "list_checkpoints", "latest_checkpoint", "read_checkpoint", "load_checkpoint",
     "MetricsLog", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "RESUMABLE_FIELDS",
 ]

@@ -89,7 +89,7 @@ from ..data.faces import EXPRESSIONS, FacesDataset
 from ..io import atomic_save, safe_load
 from ..losses import (category_cross_entropy, content_consistency, d_loss, g_adv_loss, kl_standard_normal,
                       reparameterize)
-from ..training import Trainable, evaluating, frozen, preserved_rng
+from ..training import Trainable, evaluating, frozen, seeded_rng
 from .blocks import _levels_for, conv2d_block, count_parameters, deconv2d_block, init_weights
 from .config import SCALES, ScaledConfig
 from .discriminators import ImageDiscriminator, VideoDiscriminator, random_frame, split_logits
@@ -378,8 +378,7 @@ def train_autoencoder(config: AutoencoderConfig | None = None, steps: int = 1000
     check_int("batch_size", batch_size, minimum=1)
     check_int("frames", frames, minimum=2)
     data = _faces(split, config, frames, num_clips, seed)
-    with preserved_rng():
-        torch.manual_seed(seed)
+    with seeded_rng(seed):
         model = FaceAutoencoder(config) if autoencoder is None else autoencoder
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
