@@ -35,7 +35,7 @@ from vgan_lesson.data import make_dataset
 from vgan_lesson.metrics import extract, frechet_distance
 from vgan_lesson.models.frames import FrameGAN, FrameModelConfig
 from vgan_lesson.pretrained import load_pretrained_evaluator
-from vgan_lesson.training import Callback, TrainConfig, seeded_rng, train
+from vgan_lesson.training import Callback, TrainConfig, evaluating, seeded_rng, train
 from vgan_lesson.viz import frame_grid
 
 SIZE = 32
@@ -62,14 +62,8 @@ class Checkpoints(Callback):
         if step % self.every and step != self.steps:
             return
         seconds = time.perf_counter() - self.t0
-        model = self.model
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                fake = torch.cat([model.sample(256, torch.Generator().manual_seed(self.seed + i)) for i in range(4)])
-        finally:
-            model.train(was_training)
+        with evaluating(self.model) as model, torch.no_grad():
+            fake = torch.cat([model.sample(256, torch.Generator().manual_seed(self.seed + i)) for i in range(4)])
         last = {name: round(values[-1], 3) for name, values in history.losses.items() if name in ("p_real", "p_fake")}
         row = {"step": step, "seconds": round(seconds, 1), **last, "fid": self.score(fake.float().cpu())}
         self.rows.append(row)
@@ -100,12 +94,13 @@ def main() -> None:
 
     def held_out(seed: int, circles: bool = False) -> torch.Tensor:
         data = make_dataset("shapes", "test", size=SIZE, seed=seed)
-        batch = data.batch(range(256))
-        if circles:
-            factors = {k: v for k, v in batch.items() if k in data.factor_names}
+        if circles:                                                  # the same clips' factors, drawn once
+            factors = {k: v[:256] for k, v in data.factors.items()}
             factors["shape"] = torch.zeros_like(factors["shape"])          # SHAPES[0] is the circle
-            batch["video"] = data.render_factors(factors)[0]
-        return batch["video"][:, :, ::4].transpose(1, 2).reshape(-1, 3, SIZE, SIZE)   # 4 frames per clip
+            video = data.render_factors(factors)[0]
+        else:
+            video = data.render(range(256))
+        return video[:, :, ::4].transpose(1, 2).reshape(-1, 3, SIZE, SIZE)   # 4 frames per clip
 
     real = held_out(0)
     real_features = features(real)

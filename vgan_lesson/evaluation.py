@@ -588,9 +588,10 @@ def _train_fevgan_variant(config, identity_state: dict | None, steps: int, batch
                           device: str | None):
     """One Table 3 variant trained from scratch with the shared loop; E_Id gets ``identity_state``."""
     from .models.fevgan import FEVGAN
+    from .training import seeded_rng
 
-    torch.manual_seed(seed)                               # the same initial weights for every run of a variant
-    model = FEVGAN(config)
+    with seeded_rng(seed):                                # the same initial weights for every run of a variant
+        model = FEVGAN(config)
     if identity_state is not None:
         model.load_identity_encoder(identity_state)
     return _train_on_faces(model, "train", steps, batch_size, seed, device)
@@ -786,9 +787,10 @@ def _train_vicegan_variant(config, autoencoder, split: str, steps: int, batch_si
     """One Table 2 variant trained from scratch on the ``faces`` split ``split``; the autoencoder is loaded from
     ``autoencoder`` (a state dict, file or FaceAutoencoder; ``None``: left as initialised)."""
     from .models.vicegan import VICEGAN
+    from .training import seeded_rng
 
-    torch.manual_seed(seed)                               # the same initial weights for every run of a variant
-    model = VICEGAN(config)
+    with seeded_rng(seed):                                # the same initial weights for every run of a variant
+        model = VICEGAN(config)
     if autoencoder is not None:
         model.load_autoencoder(autoencoder)
     return _train_on_faces(model, split, steps, batch_size, seed, device)
