@@ -11,7 +11,7 @@ import torch
 from vgan_lesson.data.clipfile import to_uint8
 from vgan_lesson.data.dancer import DancerDataset
 from vgan_lesson.longvideo import (GifWriter, LongVideoResult, Mp4Writer, NpyWriter, chain_drift, concatenate_independent,
-                                   generate_long, long_video_seams, long_video_shape, look_change, open_writer,
+                                   generate_long, long_video_seams, long_video_shape, look_change, look_kept, open_writer,
                                    peak_memory, quality_over_length, read_long_video, repetition)
 from vgan_lesson.models.encgan3 import EncGAN3, EncGAN3Config
 from vgan_lesson.models.rencgan3 import REncGAN3, REncGAN3Config
@@ -368,6 +368,57 @@ def test_chain_drift_sees_codes_that_grow_collapse_or_stay(model, monkeypatch):
         chain_drift(model, links=1)
     with pytest.raises(TypeError, match="REncGAN3"):
         chain_drift(EncGAN3(EncGAN3Config.lesson(size=16, d_width=4, enc_width=4)))
+
+
+class _ReplayChain(torch.nn.Module):
+    """A stand-in chain whose link k is ``clips[k]``, whatever frame it starts from: with the real videos
+    themselves it is a perfect chain; with the videos of other dancers it keeps nobody's look."""
+
+    def __init__(self, clips):
+        super().__init__()
+        self.clips = clips
+        self.probe = torch.nn.Linear(1, 1)                                 # a parameter, for the device
+        self.config = type("Config", (), {"stride": 8})()
+
+    def links(self, n, clips, generator, start=None, sample=False):
+        assert start is not None and start.shape[0] == n                   # the chains start from real frames
+        for k in range(clips):
+            yield None, self.clips[k]
+
+    def chain(self, n, clips, generator, start=None, sample=False):
+        for _, clip in self.links(n, clips, generator, start, sample):
+            yield clip[:, :, :8]
+
+
+def test_look_kept_scores_each_factor_against_the_dancer_the_chain_started_from(dancer_clips, model):
+    """A chain that replays the real videos scores exactly the real ceiling on every factor; one whose
+    links show other dancers scores below 0 on the colours; the frame evaluator must regress factors."""
+    from vgan_lesson.evaluators import Evaluator, EvaluatorConfig
+    from vgan_lesson.pretrained import load_pretrained_evaluator
+
+    evaluator = load_pretrained_evaluator("dancer", "frame")
+    factors = DancerDataset(size=32, frames=16, num_clips=8, seed=0, split="test").factors
+    perfect = look_kept(_ReplayChain([dancer_clips] * 2), dancer_clips, factors, evaluator, links=2, batch_size=3)
+    assert perfect["targets"] == ["shirt", "trousers", "wall", "height", "build"]
+    assert all(perfect["real"][t] > 0.5 for t in ("shirt", "trousers", "wall"))   # the evaluator reads real dancers
+    assert perfect["links"] == {t: [perfect["real"][t]] * 2 for t in perfect["targets"]}
+    others = dancer_clips.roll(1, dims=0)                                  # link k shows the dancer of video k - 1
+    forgot = look_kept(_ReplayChain([dancer_clips, others]), dancer_clips, factors, evaluator, links=2)
+    assert forgot["real"] == perfect["real"]
+    assert forgot["links"]["shirt"][0] == perfect["real"]["shirt"]
+    assert all(forgot["links"][t][1] < 0 for t in ("shirt", "trousers", "wall"))
+    with pytest.raises(ValueError, match="regresses factors"):
+        look_kept(model, dancer_clips, factors, Evaluator(EvaluatorConfig(dataset="shapes", kind="frame")))
+    with pytest.raises(ValueError, match="missing"):
+        look_kept(model, dancer_clips, {"shirt": factors["shirt"]}, evaluator)
+    with pytest.raises(ValueError, match="one row per video"):
+        look_kept(model, dancer_clips[:4], factors, evaluator)
+    with pytest.raises(ValueError, match="at least 2 videos"):
+        look_kept(model, dancer_clips[:1], factors, evaluator)
+    with pytest.raises(TypeError, match="frame Evaluator"):
+        look_kept(model, dancer_clips, factors, load_pretrained_evaluator("dancer", "video"))
+    with pytest.raises(TypeError, match="REncGAN3"):
+        look_kept(EncGAN3(EncGAN3Config.lesson(size=16, d_width=4, enc_width=4)), dancer_clips, factors, evaluator)
 
 
 def test_repetition_loops_frozen_and_fresh_motion():

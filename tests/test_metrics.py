@@ -8,7 +8,39 @@ import torch.nn.functional as F
 
 from vgan_lesson.data import difference_maps, make_dataset
 from vgan_lesson.metrics import (acd, acd_i, cas, extract, frechet_distance, frechet_gaussians, inception_score, mse,
-                                 psnr, ssim)
+                                 linear_readout, psnr, r2_score, ssim)
+
+
+def test_r2_score_by_hand():
+    y = torch.tensor([[1.0, 0.0], [2.0, 2.0], [3.0, 4.0]])                # column means 2, 2: total square 2 + 8 = 10
+    p = torch.tensor([[1.0, 1.0], [2.0, 2.0], [2.0, 4.0]])                # squared errors 1 + 1 = 2
+    assert r2_score(p, y) == pytest.approx(1 - 2 / 10)
+    assert r2_score(y, y) == 1.0
+    assert r2_score(y.mean(0).expand(3, 2), y) == pytest.approx(0.0)      # the mean of the targets
+    assert r2_score(y.flip(0), y) == pytest.approx(1 - 40 / 10)            # worse than the mean
+    with pytest.raises(ValueError, match="same shape"):
+        r2_score(p[:2], y)
+    with pytest.raises(ValueError, match="all equal"):
+        r2_score(p, torch.ones(3, 2))
+
+
+def test_linear_readout_finds_what_the_features_hold():
+    g = torch.Generator().manual_seed(0)
+    x, w = torch.randn(300, 6, generator=g), torch.randn(6, 2, generator=g)
+    y = x @ w + 0.5
+    assert linear_readout(x[:200], y[:200], x[200:], y[200:]) == pytest.approx(1.0, abs=1e-9)
+    held = linear_readout(x[:200], y[:200, 0], x[200:], y[200:, 0])          # one target, given as (N,)
+    assert held == pytest.approx(1.0, abs=1e-9)
+    noisy = y + torch.randn(300, 2, generator=g) * y.std(0)                  # half the variance is noise
+    assert 0.3 < linear_readout(x[:200], noisy[:200], x[200:], noisy[200:]) < 0.7
+    other = torch.randn(300, 2, generator=g)                                  # nothing to read
+    assert linear_readout(x[:200], other[:200], x[200:], other[200:]) < 0.1
+    with pytest.raises(ValueError, match="same D"):
+        linear_readout(x[:200], y[:200], x[200:, :5], y[200:])
+    with pytest.raises(ValueError, match="one row per feature row"):
+        linear_readout(x[:200], y[:199], x[200:], y[200:])
+    with pytest.raises(ValueError, match="more than 7"):
+        linear_readout(x[:7], y[:7], x[200:], y[200:])
 
 
 def test_frechet_closed_form_1d_and_diagonal():

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from .checks import check_choice, check_video
 from .data import make_dataset
 from .io import atomic_save, safe_load
+from .metrics import r2_score
 from .models.blocks import conv2d_block, conv3d_block
 from .training import Trainable
 
@@ -185,7 +186,7 @@ def accuracy(model: Evaluator, dataset, num: int = 512, batch_size: int = 64) ->
     for name, parts in scores.items():
         if isinstance(parts[0], tuple):
             p, y = torch.cat([a for a, _ in parts]), torch.cat([b for _, b in parts])
-            result[f"{name}_r2"] = float(1 - (p - y).pow(2).sum() / (y - y.mean(0)).pow(2).sum())
+            result[f"{name}_r2"] = r2_score(p, y)
         else:
             result[f"{name}_accuracy"] = float(torch.cat(parts).mean())
     return result

@@ -49,6 +49,8 @@ Measurements
   builds the naive alternative, independent clips glued end to end, for comparison.)
 * :func:`repetition` — does the motion loop or freeze? The paper stresses REncGAN3's movement is
   "non-repetitive" (abstract, Sec. 4, against TATS's repeated movements).
+* :func:`look_change`, :func:`chain_drift`, :func:`look_kept` — does a long video keep its dancer: its
+  mean colour, its codes link by link, and each ground-truth factor read back by the frame evaluator.
 * :func:`peak_memory` — peak resident (and CUDA) memory of a call, for the constant-memory claim.
 """
 from __future__ import annotations
@@ -71,7 +73,7 @@ from tqdm.auto import tqdm
 from .checks import check_frames, check_int, check_tensor, check_video
 from .data.clipfile import from_uint8, to_uint8
 from .data.dancer import autocorrelation, closest_repeat
-from .metrics import extract, frechet_distance, seam_score
+from .metrics import extract, frechet_distance, r2_score, seam_score
 from .training import evaluating
 from .viz import PAD_VALUE, video_tiles
 
@@ -529,15 +531,12 @@ def generate_long(model, frames: int, path: str | os.PathLike | None = None, n: 
     closed into a valid, shorter video and the result says ``interrupted=True``. Any other error
     deletes the unfinished file. A ``tqdm`` bar counts frames when ``progress`` is True.
     """
-    stride = _check_model(model)
+    stride = _check_chain_call(model, sample, seed)
     check_int("frames", frames, minimum=1)
     check_int("n", n, minimum=1)
-    check_int("seed", seed, minimum=0)
     fps = _check_fps(fps)
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
-    if not isinstance(sample, bool):
-        raise TypeError(f"sample must be True or False, got {sample!r}")
     if start is not None:
         start = check_frames(start, "start")
         config = model.config
@@ -762,6 +761,16 @@ def look_change(videos: Tensor, window: int) -> dict[str, Any]:
     return {**_look_from_colours(stretches.float().mean(dim=(3, 4, 5)).transpose(1, 2)), "window": window}
 
 
+def _check_chain_call(model: Any, sample: Any, seed: Any) -> int:
+    """What every run of the chain checks first: a model that runs Eq. 1, ``sample`` a bool and ``seed``
+    an int >= 0. Returns the model's stride."""
+    stride = _check_model(model)
+    if not isinstance(sample, bool):
+        raise TypeError(f"sample must be True or False, got {sample!r}")
+    check_int("seed", seed, minimum=0)
+    return stride
+
+
 @torch.no_grad()
 def chain_drift(model, links: int = 16, n: int = 32, seed: int = 0, sample: bool = False) -> dict[str, Any]:
     """Does the chain of Eq. 1 stay where it started, or drift? ``n`` chains of ``links`` links
@@ -783,12 +792,9 @@ def chain_drift(model, links: int = 16, n: int = 32, seed: int = 0, sample: bool
     links (near 0: every video keeps its look; about 1: no better than independent clips; above 1:
     the chains travel further than two chains are apart, e.g. all to the same few looks).
     """
-    _check_model(model)
-    if not isinstance(sample, bool):
-        raise TypeError(f"sample must be True or False, got {sample!r}")
+    _check_chain_call(model, sample, seed)
     check_int("links", links, minimum=2)
     check_int("n", n, minimum=2)
-    check_int("seed", seed, minimum=0)
     out: dict[str, Any] = {"code_norm": [], "brightness": [], "spread": [], "motion": []}
     colours = []
     with evaluating(model):
@@ -803,6 +809,70 @@ def chain_drift(model, links: int = 16, n: int = 32, seed: int = 0, sample: bool
     look = _look_from_colours(torch.stack(colours, 1))
     out["look"], out["look_ratio"] = look["drift"], look["ratio"]
     return out
+
+
+@torch.no_grad()
+def look_kept(model, videos: Tensor, factors: dict[str, Tensor], frame_evaluator, links: int = 8, seed: int = 0,
+              sample: bool = False, batch_size: int = 64) -> dict[str, Any]:
+    """Which part of the look does the chain keep, and which goes first? Factor by factor, against the
+    ground truth.
+
+    ``n`` chains (:meth:`REncGAN3.links`) start from the first frames of the real ``videos``
+    ``(n, C, T, H, W)``: link 1 is made from the posterior mean of the real frame (one round trip,
+    encoder then generator), link ``i + 1`` from link ``i``'s generated reference frame (Eq. 1). The
+    frame evaluator's regression heads (``dancer``: the shirt, trouser and wall colours, the height and
+    build) read each factor from every clip, averaged over its frames, and the read values are scored
+    with :func:`vgan_lesson.metrics.r2_score` against the true ``factors[name]`` of the video the chain
+    started from. ``real`` is the same score on the real ``videos`` (the ceiling: how well the
+    evaluator reads real frames); a link near it still shows the dancer it began with; near 0 or
+    below, it shows some dancer, but no longer this one. Where link 1 already falls short, the round
+    trip itself loses that factor; where the fall comes later, the chain forgets it link by link.
+
+    Returns ``targets`` (the factor names), ``real`` ``{name: R²}`` and ``links`` ``{name: [R² of link
+    1, 2, ...]}``. Eval mode for both networks, ``torch.Generator().manual_seed(seed)`` for the motion
+    noise (``sample``: recall posterior draws instead of means, as :func:`chain_drift`).
+    """
+    _check_chain_call(model, sample, seed)
+    check_int("links", links, minimum=1)
+    check_int("batch_size", batch_size, minimum=1)
+    videos = check_video(videos, "videos", batched=True)
+    n = videos.shape[0]
+    if n < 2:
+        raise ValueError(f"look_kept scores a factor across videos: need at least 2 videos, got {n}")
+    specs = getattr(getattr(frame_evaluator, "config", None), "targets", None)
+    if not isinstance(specs, dict) or getattr(frame_evaluator.config, "kind", None) != "frame":
+        raise TypeError(f"frame_evaluator must be a frame Evaluator (vgan_lesson.evaluators), got "
+                        f"{type(frame_evaluator).__name__}")
+    targets = [name for name, spec in specs.items() if isinstance(spec, list)]      # the regression heads
+    if not targets:
+        raise ValueError(f"look_kept needs a frame evaluator that regresses factors (the dancer one: shirt, "
+                         f"trousers, wall, ...); this one only classifies {sorted(specs)}")
+    missing = [name for name in targets if name not in factors]
+    if missing:
+        raise ValueError(f"factors must hold the evaluator's regressed factors {targets}; missing {missing}")
+    truth = {name: torch.as_tensor(factors[name]).float().reshape(len(factors[name]), -1) for name in targets}
+    wrong = {name: tuple(t.shape) for name, t in truth.items() if t.shape[0] != n}
+    if wrong:
+        raise ValueError(f"factors must have one row per video ({n}), got shapes {wrong}")
+    ev_device = next(frame_evaluator.parameters()).device
+
+    def scores(clips: Tensor) -> dict[str, float]:
+        read = {name: [] for name in targets}
+        for i in range(0, n, batch_size):
+            out = frame_evaluator.logits(clips[i:i + batch_size].to(ev_device))
+            for name in targets:
+                read[name].append(out[name].float().mean(1).cpu())          # (b, T, K) -> mean over frames
+        return {name: r2_score(torch.cat(read[name]), truth[name]) for name in targets}
+
+    per_link: dict[str, list[float]] = {name: [] for name in targets}
+    device = next(model.parameters()).device
+    with evaluating(model), evaluating(frame_evaluator):
+        real = scores(videos)
+        start = videos[:, :, 0].to(device)
+        for _, clip in model.links(n, links, torch.Generator().manual_seed(seed), start=start, sample=sample):
+            for name, value in scores(clip).items():
+                per_link[name].append(value)
+    return {"targets": targets, "real": real, "links": per_link}
 
 
 def concatenate_independent(clips: Tensor, stride: int) -> Tensor:

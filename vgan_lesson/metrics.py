@@ -132,6 +132,47 @@ def inception_score(probs, splits: int = 1) -> dict[str, float]:
             "samples": int(p.shape[0]), "splits": splits}
 
 
+# ----------------------------------------------------------------------------- regression
+def r2_score(pred, target) -> float:
+    """Coefficient of determination of predictions ``(N, ...)`` against targets of the same shape:
+    ``1 - sum (y - p)^2 / sum (y - mean_N y)^2``, pooled over every column after the first axis (a
+    colour's three channels count as one target). 1: exact; 0: no better than predicting the mean of
+    the targets; negative: worse than that. Computed in float64; needs targets that vary."""
+    p, y = torch.as_tensor(pred).double(), torch.as_tensor(target).double()
+    if p.shape != y.shape or p.ndim < 1 or p.shape[0] < 2:
+        raise ValueError(f"pred and target must have the same shape (N, ...) with N >= 2, got "
+                         f"{tuple(p.shape)} and {tuple(y.shape)}")
+    spread = (y - y.mean(0)).pow(2).sum()
+    if spread <= 0:
+        raise ValueError("the targets are all equal: R² is undefined")
+    return float(1 - (y - p).pow(2).sum() / spread)
+
+
+def linear_readout(train_features, train_targets, test_features, test_targets) -> float:
+    """How much of a factor a representation holds, read linearly: fit ``targets ≈ [features, 1] @ W``
+    by least squares on the training pairs, predict the test features, and return :func:`r2_score` of
+    those predictions (a linear probe; beyond the papers). Features ``(N, D)``, targets ``(N,)`` or
+    ``(N, K)``; fitted in float64. Needs more training pairs than ``D + 1`` unknowns per target, or
+    the fit can memorise them."""
+    xs = [torch.as_tensor(x).double() for x in (train_features, test_features)]
+    ys = [torch.as_tensor(y).double() for y in (train_targets, test_targets)]
+    ys = [y.unsqueeze(1) if y.ndim == 1 else y for y in ys]
+    if any(x.ndim != 2 for x in xs) or xs[0].shape[1] != xs[1].shape[1]:
+        raise ValueError(f"features must be (N, D) with the same D for training and test, got "
+                         f"{tuple(xs[0].shape)} and {tuple(xs[1].shape)}")
+    if any(y.ndim != 2 for y in ys) or ys[0].shape[1] != ys[1].shape[1] or \
+            [len(y) for y in ys] != [len(x) for x in xs]:
+        raise ValueError(f"targets must be (N,) or (N, K), one row per feature row, with the same K for training "
+                         f"and test; got {tuple(ys[0].shape)} and {tuple(ys[1].shape)} for features "
+                         f"{tuple(xs[0].shape)} and {tuple(xs[1].shape)}")
+    if len(xs[0]) <= xs[0].shape[1] + 1:
+        raise ValueError(f"a linear read-out of {xs[0].shape[1]} features needs more than {xs[0].shape[1] + 1} "
+                         f"training pairs, got {len(xs[0])}")
+    train, test = (torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1) for x in xs)
+    weights = torch.linalg.lstsq(train, ys[0]).solution
+    return r2_score(test @ weights, ys[1])
+
+
 # ----------------------------------------------------------------------------- pixel metrics
 def _pair(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     check_video(x, "x", batched=True)
